@@ -1,0 +1,60 @@
+// Checks on the NumPy arrays that cross into native code. The Python layer converts inputs
+// (python/fastdnn/_arrays.py); these checks make the native functions safe to call directly too.
+// Wrong dtype raises TypeError, anything else ValueError, each naming the argument and the fix.
+#pragma once
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace fastdnn {
+
+namespace py = pybind11;
+
+inline std::string shape_str(const py::array& a) {
+  std::string s = "(";
+  for (py::ssize_t i = 0; i < a.ndim(); ++i) s += (i ? ", " : "") + std::to_string(a.shape(i));
+  return s + (a.ndim() == 1 ? ",)" : ")");
+}
+
+// A read-only float32, C-contiguous input of `ndim` dimensions.
+inline const float* input_f32(const py::array& a, const char* name, int ndim) {
+  if (!a.dtype().is(py::dtype::of<float>()))
+    throw py::type_error(std::string("`") + name + "` must be a float32 array. Received dtype=" +
+                         std::string(py::str(a.dtype())) + "; convert it with .astype(np.float32).");
+  if (a.ndim() != ndim)
+    throw py::value_error(std::string("`") + name + "` must have " + std::to_string(ndim) +
+                          " dimensions. Received shape " + shape_str(a) + ".");
+  if (!(a.flags() & py::array::c_style))
+    throw py::value_error(std::string("`") + name +
+                          "` must be C-contiguous; pass np.ascontiguousarray(" + name + ").");
+  return static_cast<const float*>(a.data());
+}
+
+// A writable float32, C-contiguous output of exactly `shape`.
+inline float* output_f32(py::array& a, const char* name, const std::vector<int64_t>& shape) {
+  input_f32(a, name, (int)shape.size());
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (a.shape(i) != shape[i]) {
+      std::string want = "(";
+      for (size_t j = 0; j < shape.size(); ++j) want += (j ? ", " : "") + std::to_string(shape[j]);
+      throw py::value_error(std::string("`") + name + "` has shape " + shape_str(a) +
+                            " but the result has shape " + want + ").");
+    }
+  }
+  if (!a.writeable())
+    throw py::value_error(std::string("`") + name + "` is read-only; pass a writable array.");
+  return static_cast<float*>(a.mutable_data());
+}
+
+// True when the byte ranges of two arrays overlap.
+inline bool overlaps(const py::array& a, const py::array& b) {
+  if (a.nbytes() == 0 || b.nbytes() == 0) return false;
+  const auto* a0 = static_cast<const char*>(a.data());
+  const auto* b0 = static_cast<const char*>(b.data());
+  return a0 < b0 + b.nbytes() && b0 < a0 + a.nbytes();
+}
+
+}  // namespace fastdnn

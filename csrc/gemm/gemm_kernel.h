@@ -1,0 +1,190 @@
+// Cache-blocked SGEMM templated over SIMD traits V; included by gemm_avx512.cpp, gemm_avx2.cpp
+// and gemm_portable.cpp, each compiled with its own ISA flags. Everything here is a template
+// on V, so the instantiations of different files never share a symbol.
+//
+// Blocking (row-major C[M,N] = op(A)[M,K] · op(B)[K,N]):
+//   for jc in N step NC:          B block  KC×NC, packed into NR-wide panels, lives in L2
+//     for pc in K step KC:
+//       for ic in M step MC:      A block  MC×KC, packed into MR-tall panels
+//         for ir in MC step MR:   A micro-panel KC×MR stays in L1
+//           for jr in NC step NR: MR×NR register tile: MR broadcasts × NV vector loads per k
+// Edge tiles use instantiations with fewer rows/vectors and a masked last vector, so no
+// scratch copies are made. The epilogue (bias, pre-activation, activation) runs on each tile
+// right after its last K block, while it is still in L1.
+#pragma once
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+
+#include "../core/workspace.h"
+#include "../simd/vmath.h"
+#include "gemm.h"
+
+namespace fastdnn::gemm_kernel {
+
+template <class V, int MR, int NV, int KC, int MC, int NC>
+struct Blocked {
+  static constexpr int W = V::W;
+  static constexpr int NR = NV * W;
+  static_assert(NC % NR == 0 && MC % MR == 0, "blocks must hold whole panels");
+  using reg = typename V::reg;
+
+  // Packs rows [i0, i0+mc) and depth [k0, k0+kc) of op(A) into MR-tall panels, zero-padded.
+  static void pack_a(const GemmArgs& g, int64_t i0, int mc, int64_t k0, int kc, float* dst) {
+    for (int ip = 0; ip < mc; ip += MR) {
+      const int rows = std::min(MR, mc - ip);
+      float* d = dst + (int64_t)ip * kc;
+      if (g.trans_a) {  // A stored K×M: each k gives MR contiguous values
+        for (int k = 0; k < kc; ++k) {
+          const float* s = g.A + (k0 + k) * g.lda + i0 + ip;
+          for (int i = 0; i < rows; ++i) d[k * MR + i] = s[i];
+          for (int i = rows; i < MR; ++i) d[k * MR + i] = 0.0f;
+        }
+      } else {  // A stored M×K: transpose MR rows into the panel
+        for (int i = 0; i < rows; ++i) {
+          const float* s = g.A + (i0 + ip + i) * g.lda + k0;
+          for (int k = 0; k < kc; ++k) d[k * MR + i] = s[k];
+        }
+        for (int i = rows; i < MR; ++i)
+          for (int k = 0; k < kc; ++k) d[k * MR + i] = 0.0f;
+      }
+    }
+  }
+
+  // Packs columns [j0, j0+nc) and depth [k0, k0+kc) of op(B) into NR-wide panels, zero-padded.
+  static void pack_b(const GemmArgs& g, int64_t j0, int nc, int64_t k0, int kc, float* dst) {
+    for (int jp = 0; jp < nc; jp += NR) {
+      const int cols = std::min(NR, nc - jp);
+      float* d = dst + (int64_t)jp * kc;
+      if (!g.trans_b) {  // B stored K×N: rows are contiguous
+        for (int k = 0; k < kc; ++k) {
+          const float* s = g.B + (k0 + k) * g.ldb + j0 + jp;
+          std::memcpy(d + k * NR, s, sizeof(float) * cols);
+          for (int j = cols; j < NR; ++j) d[k * NR + j] = 0.0f;
+        }
+      } else {  // B stored N×K: transpose NR rows of B into the panel
+        for (int j = 0; j < cols; ++j) {
+          const float* s = g.B + (j0 + jp + j) * g.ldb + k0;
+          for (int k = 0; k < kc; ++k) d[k * NR + j] = s[k];
+        }
+        for (int j = cols; j < NR; ++j)
+          for (int k = 0; k < kc; ++k) d[k * NR + j] = 0.0f;
+      }
+    }
+  }
+
+  // R×(NVR·W) register tile; the last vector writes only `nlast` lanes. add_c: C += tile.
+  template <int R, int NVR>
+  static void micro(int kc, const float* __restrict a, const float* __restrict b, float* c,
+                    int64_t ldc, int nlast, bool add_c) {
+    reg acc[R][NVR];
+#pragma GCC unroll 16
+    for (int i = 0; i < R; ++i)
+#pragma GCC unroll 4
+      for (int j = 0; j < NVR; ++j) acc[i][j] = V::zero();
+    for (int k = 0; k < kc; ++k) {
+      reg bv[NVR];
+#pragma GCC unroll 4
+      for (int j = 0; j < NVR; ++j) bv[j] = V::load(b + j * W);
+#pragma GCC unroll 16
+      for (int i = 0; i < R; ++i) {
+        const reg av = V::bcast(a + i);
+#pragma GCC unroll 4
+        for (int j = 0; j < NVR; ++j) acc[i][j] = V::fma(av, bv[j], acc[i][j]);
+      }
+      a += MR;
+      b += NR;
+    }
+#pragma GCC unroll 16
+    for (int i = 0; i < R; ++i) {
+      float* ci = c + i * ldc;
+#pragma GCC unroll 4
+      for (int j = 0; j < NVR; ++j) {
+        reg v = acc[i][j];
+        if (j == NVR - 1 && nlast < W) {
+          if (add_c) v = V::add(v, V::load_n(ci + j * W, nlast));
+          V::store_n(ci + j * W, v, nlast);
+        } else {
+          if (add_c) v = V::add(v, V::load(ci + j * W));
+          V::store(ci + j * W, v);
+        }
+      }
+    }
+  }
+
+  using MicroFn = void (*)(int, const float*, const float*, float*, int64_t, int, bool);
+
+  template <int R, int J = 1>
+  static MicroFn pick_vecs(int vecs) {
+    if constexpr (J > NV) return nullptr;
+    else return vecs == J ? &micro<R, J> : pick_vecs<R, J + 1>(vecs);
+  }
+  template <int R = 1>
+  static MicroFn pick(int rows, int vecs) {
+    if constexpr (R > MR) return nullptr;
+    else return rows == R ? pick_vecs<R>(vecs) : pick<R + 1>(rows, vecs);
+  }
+  // The instantiation for a rows × vecs tile, looked up in a table built once.
+  static MicroFn micro_for(int rows, int vecs) {
+    struct Table { MicroFn f[MR][NV]; };
+    static const Table table = [] {
+      Table t{};
+      for (int r = 0; r < MR; ++r)
+        for (int v = 0; v < NV; ++v) t.f[r][v] = pick(r + 1, v + 1);
+      return t;
+    }();
+    return table.f[rows - 1][vecs - 1];
+  }
+
+  static void epilogue_rows(const GemmArgs& g, int64_t i0, int rows, int64_t j0, int cols) {
+    for (int i = 0; i < rows; ++i) {
+      float* z = g.Z ? g.Z + (i0 + i) * g.ldz + j0 : nullptr;
+      vmath::epilogue_row<V>(g.C + (i0 + i) * g.ldc + j0, g.bias ? g.bias + j0 : nullptr, z,
+                             cols, g.act, g.alpha);
+    }
+  }
+
+  static bool has_epilogue(const GemmArgs& g) {
+    return g.bias || g.Z || g.act != Act::kIdentity;
+  }
+
+  static void run(const GemmArgs& g, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
+    if (m1 <= m0 || n1 <= n0) return;
+    const bool epi = has_epilogue(g);
+    if (g.K == 0) {  // no product: C = (accumulate ? C : 0), then the epilogue
+      for (int64_t i = m0; i < m1; ++i) {
+        if (!g.accumulate) std::fill(g.C + i * g.ldc + n0, g.C + i * g.ldc + n1, 0.0f);
+        if (epi) epilogue_rows(g, i, 1, n0, (int)(n1 - n0));
+      }
+      return;
+    }
+    float* pa = workspace(Workspace::kPackA, (size_t)MC * KC);
+    float* pb = workspace(Workspace::kPackB, (size_t)NC * KC);
+    for (int64_t jc = n0; jc < n1; jc += NC) {
+      const int nc = (int)std::min<int64_t>(NC, n1 - jc);
+      for (int64_t pc = 0; pc < g.K; pc += KC) {
+        const int kc = (int)std::min<int64_t>(KC, g.K - pc);
+        const bool add_c = pc > 0 || g.accumulate;
+        const bool last = pc + kc == g.K;
+        pack_b(g, jc, nc, pc, kc, pb);
+        for (int64_t ic = m0; ic < m1; ic += MC) {
+          const int mc = (int)std::min<int64_t>(MC, m1 - ic);
+          pack_a(g, ic, mc, pc, kc, pa);
+          for (int ir = 0; ir < mc; ir += MR) {
+            const int rows = std::min(MR, mc - ir);
+            for (int jr = 0; jr < nc; jr += NR) {
+              const int cols = std::min(NR, nc - jr);
+              const int vecs = (cols + W - 1) / W;
+              float* c = g.C + (ic + ir) * g.ldc + jc + jr;
+              micro_for(rows, vecs)(kc, pa + (int64_t)ir * kc, pb + (int64_t)jr * kc, c, g.ldc,
+                                    cols - (vecs - 1) * W, add_c);
+              if (last && epi) epilogue_rows(g, ic + ir, rows, jc + jr, cols);
+            }
+          }
+        }
+      }
+    }
+  }
+};
+
+}  // namespace fastdnn::gemm_kernel
