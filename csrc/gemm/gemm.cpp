@@ -56,7 +56,7 @@ void choose_grid(const GemmArgs& g, const GemmIsa& isa, int nt, int* tm, int* tn
   for (int a = 1; a <= nt; ++a) {
     if (nt % a) continue;
     const int b = nt / a;
-    const int64_t mb = round_up((g.M + a - 1) / a, isa.mr), nb = round_up((g.N + b - 1) / b, isa.nr);
+    const int64_t mb = round_up((g.M + a - 1) / a, isa.mr), nb = round_up((g.N + b - 1) / b, isa.w);
     if (mb * (a - 1) >= g.M || nb * (b - 1) >= g.N) continue;  // would leave a block empty
     const double cost = (double)mb * nb * g.K + 4.0 * ((double)g.M * g.K * b + (double)g.K * g.N * a) / nt;
     if (best < 0 || cost < best) best = cost, *tm = a, *tn = b;
@@ -103,7 +103,7 @@ void gemm_cpu(const GemmArgs& g) {
   }
   int tm = 1, tn = 1;
   choose_grid(g, isa, nt, &tm, &tn);
-  const int64_t mb = round_up((g.M + tm - 1) / tm, isa.mr), nb = round_up((g.N + tn - 1) / tn, isa.nr);
+  const int64_t mb = round_up((g.M + tm - 1) / tm, isa.mr), nb = round_up((g.N + tn - 1) / tn, isa.w);
   parallel_for(tm * tn, [&](int t) {
     const int64_t m0 = (t / tn) * mb, n0 = (t % tn) * nb;
     isa.fn(g, m0, std::min(g.M, m0 + mb), n0, std::min(g.N, n0 + nb));

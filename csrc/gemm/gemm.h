@@ -29,12 +29,14 @@ struct GemmArgs {
 // Computes the rows [m0, m1) and columns [n0, n1) of C (and Z). Called from one thread per block.
 using GemmBlockFn = void (*)(const GemmArgs&, int64_t m0, int64_t m1, int64_t n0, int64_t n1);
 
-// One CPU implementation of the op: its name, entry point and register tile (for work splitting).
+// One CPU implementation of the op: its name, entry point, register tile (mr × nr) and vector
+// width w; threads get row blocks in multiples of mr and column blocks in multiples of w.
 struct GemmIsa {
   const char* name;
   GemmBlockFn fn;
   int mr;
   int nr;
+  int w;
 };
 
 // Implementations, each in its own file, compiled with its own ISA flags.

@@ -3,18 +3,19 @@
 // on V, so the instantiations of different files never share a symbol.
 //
 // Blocking (row-major C[M,N] = op(A)[M,K] · op(B)[K,N]):
-//   for jc in N step NC:          B block  KC×NC, packed into NR-wide panels, lives in L2
+//   for jc in N step NC:          B block KC×NC (≈ 480 KiB) stays in L2
 //     for pc in K step KC:
-//       for ic in M step MC:      A block  MC×KC, packed into MR-tall panels
-//         for ir in MC step MR:   A micro-panel KC×MR stays in L1
-//           for jr in NC step NR: MR×NR register tile: MR broadcasts × NV vector loads per k
-// Edge tiles use instantiations with fewer rows/vectors and a masked last vector, so no
-// scratch copies are made. The epilogue (bias, pre-activation, activation) runs on each tile
-// right after its last K block, while it is still in L1.
+//       for ir in M step MR:      A sliver MR×KC stays in L1, read in place
+//         for jr in NC step NR:   MR×NR register tile: MR broadcasts × NV vector loads per k
+// A is never packed: its sliver is small and is reused across the whole B block. B is read in
+// place too, unless it is stored transposed, when each block is packed into NR-wide panels.
+// Packing both (as BLIS does) measured slower on the MLP shapes here: the copy costs more than
+// it saves when M is small. Edge tiles use instantiations with fewer rows/vectors and a masked
+// last vector, so no scratch copies are made. The epilogue (bias, pre-activation, activation)
+// runs on each tile right after its last K block, while it is still in L1.
 #pragma once
 #include <algorithm>
 #include <cstdint>
-#include <cstring>
 
 #include "../core/workspace.h"
 #include "../simd/vmath.h"
@@ -22,61 +23,41 @@
 
 namespace fastdnn::gemm_kernel {
 
-template <class V, int MR, int NV, int KC, int MC, int NC>
+template <class V, int MR, int NV, int KC, int NC>
 struct Blocked {
   static constexpr int W = V::W;
   static constexpr int NR = NV * W;
-  static_assert(NC % NR == 0 && MC % MR == 0, "blocks must hold whole panels");
+  static_assert(NC % NR == 0, "a block must hold whole panels");
   using reg = typename V::reg;
 
-  // Packs rows [i0, i0+mc) and depth [k0, k0+kc) of op(A) into MR-tall panels, zero-padded.
-  static void pack_a(const GemmArgs& g, int64_t i0, int mc, int64_t k0, int kc, float* dst) {
-    for (int ip = 0; ip < mc; ip += MR) {
-      const int rows = std::min(MR, mc - ip);
-      float* d = dst + (int64_t)ip * kc;
-      if (g.trans_a) {  // A stored K×M: each k gives MR contiguous values
-        for (int k = 0; k < kc; ++k) {
-          const float* s = g.A + (k0 + k) * g.lda + i0 + ip;
-          for (int i = 0; i < rows; ++i) d[k * MR + i] = s[i];
-          for (int i = rows; i < MR; ++i) d[k * MR + i] = 0.0f;
-        }
-      } else {  // A stored M×K: transpose MR rows into the panel
-        for (int i = 0; i < rows; ++i) {
-          const float* s = g.A + (i0 + ip + i) * g.lda + k0;
-          for (int k = 0; k < kc; ++k) d[k * MR + i] = s[k];
-        }
-        for (int i = rows; i < MR; ++i)
-          for (int k = 0; k < kc; ++k) d[k * MR + i] = 0.0f;
-      }
-    }
-  }
-
-  // Packs columns [j0, j0+nc) and depth [k0, k0+kc) of op(B) into NR-wide panels, zero-padded.
-  static void pack_b(const GemmArgs& g, int64_t j0, int nc, int64_t k0, int kc, float* dst) {
+  // Packs columns [j0, j0+nc) and depth [k0, k0+kc) of Bᵀ (B stored N×K) into NR-wide panels,
+  // zero-padded: row k of a panel holds B[j0+jp .. j0+jp+NR, k0+k].
+  static void pack_bt(const GemmArgs& g, int64_t j0, int nc, int64_t k0, int kc, float* dst) {
     for (int jp = 0; jp < nc; jp += NR) {
       const int cols = std::min(NR, nc - jp);
       float* d = dst + (int64_t)jp * kc;
-      if (!g.trans_b) {  // B stored K×N: rows are contiguous
-        for (int k = 0; k < kc; ++k) {
-          const float* s = g.B + (k0 + k) * g.ldb + j0 + jp;
-          std::memcpy(d + k * NR, s, sizeof(float) * cols);
-          for (int j = cols; j < NR; ++j) d[k * NR + j] = 0.0f;
-        }
-      } else {  // B stored N×K: transpose NR rows of B into the panel
-        for (int j = 0; j < cols; ++j) {
-          const float* s = g.B + (j0 + jp + j) * g.ldb + k0;
-          for (int k = 0; k < kc; ++k) d[k * NR + j] = s[k];
-        }
-        for (int j = cols; j < NR; ++j)
-          for (int k = 0; k < kc; ++k) d[k * NR + j] = 0.0f;
+      for (int j = 0; j < cols; ++j) {
+        const float* s = g.B + (j0 + jp + j) * g.ldb + k0;
+        for (int k = 0; k < kc; ++k) d[k * NR + j] = s[k];
       }
+      for (int j = cols; j < NR; ++j)
+        for (int k = 0; k < kc; ++k) d[k * NR + j] = 0.0f;
     }
   }
 
-  // R×(NVR·W) register tile; the last vector writes only `nlast` lanes. add_c: C += tile.
+  // R×(NVR·W) register tile of C += A·B over kc steps. A is read in place: element (i, k) at
+  // a[i*a_row + k*a_step], which covers A stored M×K (lda, 1) and K×M (1, lda). Row k of the B
+  // tile starts at b + k*b_step: a packed panel (NR) or B itself (ldb). The last vector writes
+  // only `nlast` lanes. add_c: C += tile, else C = tile.
   template <int R, int NVR>
-  static void micro(int kc, const float* __restrict a, const float* __restrict b, float* c,
-                    int64_t ldc, int nlast, bool add_c) {
+  static void micro(int kc, const float* __restrict a, int64_t a_row, int64_t a_step,
+                    const float* __restrict b, int64_t b_step, float* c, int64_t ldc, int nlast,
+                    bool add_c) {
+    // Fetch the C tile while the k loop runs, so its final load/store does not stall.
+#pragma GCC unroll 16
+    for (int i = 0; i < R; ++i)
+#pragma GCC unroll 4
+      for (int j = 0; j < NVR; ++j) __builtin_prefetch(c + i * ldc + j * W, 1, 3);
     reg acc[R][NVR];
 #pragma GCC unroll 16
     for (int i = 0; i < R; ++i)
@@ -88,12 +69,12 @@ struct Blocked {
       for (int j = 0; j < NVR; ++j) bv[j] = V::load(b + j * W);
 #pragma GCC unroll 16
       for (int i = 0; i < R; ++i) {
-        const reg av = V::bcast(a + i);
+        const reg av = V::bcast(a + i * a_row);
 #pragma GCC unroll 4
         for (int j = 0; j < NVR; ++j) acc[i][j] = V::fma(av, bv[j], acc[i][j]);
       }
-      a += MR;
-      b += NR;
+      a += a_step;
+      b += b_step;
     }
 #pragma GCC unroll 16
     for (int i = 0; i < R; ++i) {
@@ -112,7 +93,8 @@ struct Blocked {
     }
   }
 
-  using MicroFn = void (*)(int, const float*, const float*, float*, int64_t, int, bool);
+  using MicroFn = void (*)(int, const float*, int64_t, int64_t, const float*, int64_t, float*,
+                           int64_t, int, bool);
 
   template <int R, int J = 1>
   static MicroFn pick_vecs(int vecs) {
@@ -158,28 +140,28 @@ struct Blocked {
       }
       return;
     }
-    float* pa = workspace(Workspace::kPackA, (size_t)MC * KC);
-    float* pb = workspace(Workspace::kPackB, (size_t)NC * KC);
+    // A is read in place; B is packed only when stored transposed (N×K), where its tile rows
+    // would otherwise be strided gathers.
+    float* pb = g.trans_b ? workspace(Workspace::kPackB, (size_t)NC * KC) : nullptr;
+    const int64_t a_row = g.trans_a ? 1 : g.lda, a_step = g.trans_a ? g.lda : 1;
     for (int64_t jc = n0; jc < n1; jc += NC) {
       const int nc = (int)std::min<int64_t>(NC, n1 - jc);
       for (int64_t pc = 0; pc < g.K; pc += KC) {
         const int kc = (int)std::min<int64_t>(KC, g.K - pc);
         const bool add_c = pc > 0 || g.accumulate;
         const bool last = pc + kc == g.K;
-        pack_b(g, jc, nc, pc, kc, pb);
-        for (int64_t ic = m0; ic < m1; ic += MC) {
-          const int mc = (int)std::min<int64_t>(MC, m1 - ic);
-          pack_a(g, ic, mc, pc, kc, pa);
-          for (int ir = 0; ir < mc; ir += MR) {
-            const int rows = std::min(MR, mc - ir);
-            for (int jr = 0; jr < nc; jr += NR) {
-              const int cols = std::min(NR, nc - jr);
-              const int vecs = (cols + W - 1) / W;
-              float* c = g.C + (ic + ir) * g.ldc + jc + jr;
-              micro_for(rows, vecs)(kc, pa + (int64_t)ir * kc, pb + (int64_t)jr * kc, c, g.ldc,
-                                    cols - (vecs - 1) * W, add_c);
-              if (last && epi) epilogue_rows(g, ic + ir, rows, jc + jr, cols);
-            }
+        if (pb) pack_bt(g, jc, nc, pc, kc, pb);
+        for (int64_t ir = m0; ir < m1; ir += MR) {
+          const int rows = (int)std::min<int64_t>(MR, m1 - ir);
+          const float* a = g.A + ir * a_row + pc * a_step;
+          for (int jr = 0; jr < nc; jr += NR) {
+            const int cols = std::min(NR, nc - jr);
+            const int vecs = (cols + W - 1) / W;
+            const float* b = pb ? pb + (int64_t)jr * kc : g.B + pc * g.ldb + jc + jr;
+            float* c = g.C + ir * g.ldc + jc + jr;
+            micro_for(rows, vecs)(kc, a, a_row, a_step, b, pb ? NR : g.ldb, c, g.ldc,
+                                  cols - (vecs - 1) * W, add_c);
+            if (last && epi) epilogue_rows(g, ir, rows, jc + jr, cols);
           }
         }
       }

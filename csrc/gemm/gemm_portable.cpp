@@ -5,10 +5,10 @@
 
 namespace fastdnn {
 
-using PortableGemm = gemm_kernel::Blocked<simd::Portable, 4, 2, 256, 64, 512>;
+using PortableGemm = gemm_kernel::Blocked<simd::Portable, 4, 2, 128, 960>;
 
 const GemmIsa& gemm_isa_portable() {
-  static const GemmIsa isa{"portable", &PortableGemm::run, 4, PortableGemm::NR};
+  static const GemmIsa isa{"portable", &PortableGemm::run, 4, PortableGemm::NR, 8};
   return isa;
 }
 

@@ -39,7 +39,7 @@ void run(const GemmArgs& g, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
 }  // namespace
 
 const GemmIsa& gemm_isa_reference() {
-  static const GemmIsa isa{"reference", &run, 1, 1};
+  static const GemmIsa isa{"reference", &run, 1, 1, 1};
   return isa;
 }
 
