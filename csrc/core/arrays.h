@@ -21,7 +21,7 @@ inline std::string shape_str(const py::array& a) {
 
 // A read-only float32, C-contiguous input of `ndim` dimensions.
 inline const float* input_f32(const py::array& a, const char* name, int ndim) {
-  if (!a.dtype().is(py::dtype::of<float>()))
+  if (!a.dtype().equal(py::dtype::of<float>()))  // equal, not is: unpickled dtypes are copies
     throw py::type_error(std::string("`") + name + "` must be a float32 array. Received dtype=" +
                          std::string(py::str(a.dtype())) + "; convert it with .astype(np.float32).");
   if (a.ndim() != ndim)
@@ -47,6 +47,14 @@ inline float* output_f32(py::array& a, const char* name, const std::vector<int64
   if (!a.writeable())
     throw py::value_error(std::string("`") + name + "` is read-only; pass a writable array.");
   return static_cast<float*>(a.mutable_data());
+}
+
+// `obj` as an ndarray, or a TypeError naming the argument.
+inline py::array as_ndarray(const py::object& obj, const char* name) {
+  if (!py::isinstance<py::array>(obj))
+    throw py::type_error(std::string("`") + name + "` must be a NumPy array. Received an object of type " +
+                         std::string(py::str(py::type::of(obj).attr("__name__"))) + ".");
+  return py::reinterpret_borrow<py::array>(obj);
 }
 
 // True when the byte ranges of two arrays overlap.

@@ -85,6 +85,7 @@ class Pool {
     pending_.store(0);
     word_.store(pack(gen_, 0, 0));
     stop_.store(false);
+    restart_threads_ = nthreads_;  // the child keeps the parent's setting
     nthreads_ = 1;
     restart_ = true;
   }
@@ -94,7 +95,7 @@ class Pool {
       std::lock_guard<std::mutex> run(run_mu_);
       if (restart_) {
         restart_ = false;
-        start(default_threads());
+        start(restart_threads_);
       }
     }
   }
@@ -179,7 +180,8 @@ class Pool {
   std::vector<std::thread>* workers_ = new std::vector<std::thread>();
   int nthreads_ = 1;
   uint64_t gen_ = 0;
-  bool restart_ = false;
+  std::atomic<bool> restart_{false};
+  int restart_threads_ = 1;
   std::mutex run_mu_, sleep_mu_, error_mu_;
   std::condition_variable cv_;
   std::atomic<uint64_t> word_{0};

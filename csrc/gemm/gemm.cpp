@@ -48,9 +48,9 @@ std::atomic<const GemmIsa*>& current() {
 
 int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
-// Splits M×N into tm×tn blocks (tm·tn = nt), choosing the split that minimises the largest
-// block's padded work plus the packing it repeats (A is packed once per column block, B once per
-// row block).
+// Splits M×N into tm×tn blocks (tm·tn = nt), choosing the split whose largest block costs least:
+// its padded multiply-adds, plus (weighted as about 3 multiply-adds per float) the operand
+// floats it streams from shared cache and, for a transposed B, the floats it packs.
 void choose_grid(const GemmArgs& g, const GemmIsa& isa, int nt, int* tm, int* tn) {
   double best = -1;
   for (int a = 1; a <= nt; ++a) {
@@ -58,7 +58,8 @@ void choose_grid(const GemmArgs& g, const GemmIsa& isa, int nt, int* tm, int* tn
     const int b = nt / a;
     const int64_t mb = round_up((g.M + a - 1) / a, isa.mr), nb = round_up((g.N + b - 1) / b, isa.w);
     if (mb * (a - 1) >= g.M || nb * (b - 1) >= g.N) continue;  // would leave a block empty
-    const double cost = (double)mb * nb * g.K + 4.0 * ((double)g.M * g.K * b + (double)g.K * g.N * a) / nt;
+    const double traffic = 3.0 * (double)g.K * (mb + nb + (g.trans_b ? nb : 0));
+    const double cost = (double)mb * nb * g.K + traffic;
     if (best < 0 || cost < best) best = cost, *tm = a, *tn = b;
   }
   if (best < 0) *tm = 1, *tn = 1;

@@ -7,8 +7,9 @@
 //     for pc in K step KC:
 //       for ir in M step MR:      A sliver MR×KC stays in L1, read in place
 //         for jr in NC step NR:   MR×NR register tile: MR broadcasts × NV vector loads per k
-// A is never packed: its sliver is small and is reused across the whole B block. B is read in
-// place too, unless it is stored transposed, when each block is packed into NR-wide panels.
+// A is read in place (its sliver is small and reused across the whole B block), or copied to a
+// contiguous sliver where its rows would collide in L1. B is read in place too, unless it is
+// stored transposed, when each block is packed into NR-wide panels.
 // Packing both (as BLIS does) measured slower on the MLP shapes here: the copy costs more than
 // it saves when M is small. Edge tiles use instantiations with fewer rows/vectors and a masked
 // last vector, so no scratch copies are made. The epilogue (bias, pre-activation, activation)
@@ -45,8 +46,21 @@ struct Blocked {
     }
   }
 
-  // R×(NVR·W) register tile of C += A·B over kc steps. A is read in place: element (i, k) at
-  // a[i*a_row + k*a_step], which covers A stored M×K (lda, 1) and K×M (1, lda). Row k of the B
+  // Copies the rows [i0, i0+rows) × depth [k0, k0+kc) sliver of op(A) to dst: as rows of kc
+  // floats (A stored M×K), or as kc groups of MR floats (A stored K×M).
+  static void copy_a(const GemmArgs& g, int64_t i0, int rows, int64_t k0, int kc, float* dst) {
+    if (g.trans_a) {
+      for (int k = 0; k < kc; ++k) {
+        const float* s = g.A + (k0 + k) * g.lda + i0;
+        for (int i = 0; i < rows; ++i) dst[k * MR + i] = s[i];
+      }
+    } else {
+      for (int i = 0; i < rows; ++i) std::copy_n(g.A + (i0 + i) * g.lda + k0, kc, dst + i * kc);
+    }
+  }
+
+  // R×(NVR·W) register tile of C += A·B over kc steps. Element (i, k) of the A sliver is at
+  // a[i*a_row + k*a_step]: A in place (lda, 1), or a copy (kc, 1) or (1, MR). Row k of the B
   // tile starts at b + k*b_step: a packed panel (NR) or B itself (ldb). The last vector writes
   // only `nlast` lanes. add_c: C += tile, else C = tile.
   template <int R, int NVR>
@@ -66,7 +80,8 @@ struct Blocked {
     for (int k = 0; k < kc; ++k) {
       reg bv[NVR];
 #pragma GCC unroll 4
-      for (int j = 0; j < NVR; ++j) bv[j] = V::load(b + j * W);
+      for (int j = 0; j < NVR; ++j)  // the partial last vector must not read past B's end
+        bv[j] = (j == NVR - 1 && nlast < W) ? V::load_n(b + j * W, nlast) : V::load(b + j * W);
 #pragma GCC unroll 16
       for (int i = 0; i < R; ++i) {
         const reg av = V::bcast(a + i * a_row);
@@ -140,12 +155,18 @@ struct Blocked {
       }
       return;
     }
-    // A is read in place; B is packed only when stored transposed (N×K), where its tile rows
-    // would otherwise be strided gathers.
+    // B is packed only when stored transposed, where its tile rows would be strided gathers.
     float* pb = g.trans_b ? workspace(Workspace::kPackB, (size_t)NC * KC) : nullptr;
-    const int64_t a_row = g.trans_a ? 1 : g.lda, a_step = g.trans_a ? g.lda : 1;
-    for (int64_t jc = n0; jc < n1; jc += NC) {
-      const int nc = (int)std::min<int64_t>(NC, n1 - jc);
+    // A slivers are read in place, unless their rows are a multiple of 1 KiB apart (or A is
+    // transposed, with k rows lda apart): then the sliver's lines share a few L1 sets and evict
+    // each other, so each sliver is first copied to a small contiguous buffer.
+    float* pa = (g.trans_a || g.lda % 256 == 0) ? workspace(Workspace::kPackA, (size_t)MR * KC)
+                                                : nullptr;
+    // Equal column blocks of at most NC, so no block is a thin remainder.
+    const int64_t nblocks = (n1 - n0 + NC - 1) / NC;
+    const int64_t nc_max = std::min<int64_t>(NC, (n1 - n0 + nblocks - 1) / nblocks + NR - 1) / NR * NR;
+    for (int64_t jc = n0; jc < n1; jc += nc_max) {
+      const int nc = (int)std::min<int64_t>(nc_max, n1 - jc);
       for (int64_t pc = 0; pc < g.K; pc += KC) {
         const int kc = (int)std::min<int64_t>(KC, g.K - pc);
         const bool add_c = pc > 0 || g.accumulate;
@@ -153,7 +174,14 @@ struct Blocked {
         if (pb) pack_bt(g, jc, nc, pc, kc, pb);
         for (int64_t ir = m0; ir < m1; ir += MR) {
           const int rows = (int)std::min<int64_t>(MR, m1 - ir);
-          const float* a = g.A + ir * a_row + pc * a_step;
+          const float* a;
+          int64_t a_row, a_step;
+          if (pa) {
+            copy_a(g, ir, rows, pc, kc, pa);
+            a = pa, a_row = g.trans_a ? 1 : kc, a_step = g.trans_a ? MR : 1;
+          } else {
+            a = g.A + ir * g.lda + pc, a_row = g.lda, a_step = 1;
+          }
           for (int jr = 0; jr < nc; jr += NR) {
             const int cols = std::min(NR, nc - jr);
             const int vecs = (cols + W - 1) / W;

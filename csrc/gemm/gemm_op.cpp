@@ -40,7 +40,7 @@ py::tuple gemm_op(const py::array& a, const py::array& b, bool transpose_a, bool
 
   py::array bias_arr;
   if (!bias.is_none()) {
-    bias_arr = py::reinterpret_borrow<py::array>(bias);
+    bias_arr = as_ndarray(bias, "bias");
     g.bias = input_f32(bias_arr, "bias", 1);
     if (bias_arr.shape(0) != g.N)
       throw py::value_error("`bias` must have shape (" + std::to_string(g.N) + ",) to match the " +
@@ -53,7 +53,7 @@ py::tuple gemm_op(const py::array& a, const py::array& b, bool transpose_a, bool
     if (accumulate) throw py::value_error("accumulate=True adds into `out`; pass an `out` array.");
     c = py::array_t<float>({g.M, g.N});
   } else {
-    c = py::reinterpret_borrow<py::array>(out);
+    c = as_ndarray(out, "out");
   }
   g.C = output_f32(c, "out", {g.M, g.N});
   g.ldc = g.N;

@@ -5,6 +5,8 @@ native entry point, which checks shapes, allocates the output and runs the best 
 machine with the GIL released.
 """
 
+import math
+
 import numpy as np
 
 from . import _C
@@ -130,17 +132,29 @@ def dense(x, kernel, bias=None, activation=None, *, out=None, return_preactivati
         bias = as_float32(bias, "bias")
     if x.ndim < 2:
         raise ValueError(f"`x` must have at least 2 dimensions (batch, features). Received shape {x.shape}.")
+    if kernel.ndim != 2 or kernel.shape[0] != x.shape[-1]:
+        raise ValueError(
+            f"`kernel` must have shape ({x.shape[-1]}, units) to match `x` of shape {x.shape}. "
+            f"Received kernel shape {kernel.shape}."
+        )
+    if x.ndim == 2:
+        y, z = _C.gemm(x, kernel, False, False, out, False, bias, code, alpha, bool(return_preactivation))
+        return (y, z) if return_preactivation else y
+    # (..., K) inputs run as one (rows, K) product over a view; the result gets the leading dims back.
     lead = x.shape[:-1]
-    x2 = x.reshape(-1, x.shape[-1]) if x.ndim > 2 else x
-    out2 = out
-    if out is not None and isinstance(out, np.ndarray) and out.ndim > 2:
-        if out.shape[:-1] != lead:
-            raise ValueError(f"`out` has shape {out.shape}; expected leading dimensions {lead}.")
-        out2 = out.reshape(-1, out.shape[-1])
-        if not np.shares_memory(out2, out):
+    rows = math.prod(lead)
+    shape = lead + (kernel.shape[1],)
+    out2 = None
+    if out is not None:
+        if not isinstance(out, np.ndarray):
+            raise TypeError(f"`out` must be a NumPy array. Received an object of type {type(out).__name__}.")
+        if out.shape != shape:
+            raise ValueError(f"`out` has shape {out.shape} but the result has shape {shape}.")
+        if not out.flags.c_contiguous:
             raise ValueError("`out` must be C-contiguous; pass a contiguous array.")
-    y, z = _C.gemm(x2, kernel, False, False, out2, False, bias, code, alpha, bool(return_preactivation))
-    if x.ndim > 2:
-        y = out if out is not None else y.reshape(lead + (y.shape[-1],))
-        z = None if z is None else z.reshape(lead + (z.shape[-1],))
+        out2 = out.reshape(rows, kernel.shape[1])
+    y, z = _C.gemm(x.reshape(rows, x.shape[-1]), kernel, False, False, out2, False, bias, code, alpha,
+                   bool(return_preactivation))
+    y = out if out is not None else y.reshape(shape)
+    z = None if z is None else z.reshape(shape)
     return (y, z) if return_preactivation else y

@@ -1,0 +1,50 @@
+"""Every tolerance the suite uses, in one place, with the reason for its size.
+
+fastdnn computes in float32; the references (tests/reference.py) compute in float64 from the very
+same float32 inputs, so the reference is exact to ~1e-16 and every difference is fastdnn's own
+rounding.
+"""
+
+import numpy as np
+
+EPS32 = float(np.finfo(np.float32).eps)  # 1.19e-7, one float32 ulp at 1.0
+
+# --- GEMM --------------------------------------------------------------------------------------
+# A float32 dot product c = sum_k t_k (t_k = a_ik b_kj) rounds each partial sum s_k by up to
+# eps/2 relative. The roundings behave like a random walk, so the error grows like
+# sqrt(K) · eps · (size of the partial sums). For signed data the partial sums wander about
+# ||t||_2 = sqrt(sum_k t_k^2); for same-sign data they grow steadily to |c|. So, elementwise,
+#     atol_ij = GEMM_ERR_FACTOR · eps · sqrt(K) · (||t_ij||_2 + |c_ij| + |c0_ij|)
+# (reference.gemm_scale computes the bracket; c0 is what is added: the accumulated `out` or the
+# bias). The largest error/atol seen over every test problem and kernel path is 0.74 with a
+# factor of 1, so 4 leaves 5x headroom. The worst-case bound K · eps · (|A|·|B|) would be ~30x
+# looser at K = 1000 and miss a 1e-4 relative error; this one catches it, as well as an ignored
+# transpose, a dropped K index or float16 rounding of the inputs (test_gemm.py checks those).
+GEMM_ERR_FACTOR = 4.0
+
+
+def gemm_atol(k, scale):
+    """Absolute tolerance (elementwise if `scale` is an array) for a float32 product of depth `k`
+    with the error scale `scale` from reference.gemm_scale."""
+    return GEMM_ERR_FACTOR * EPS32 * np.sqrt(max(int(k), 1)) * np.asarray(scale) + 1e-30
+
+
+# --- Activations -------------------------------------------------------------------------------
+# Activations evaluated on the library's own float32 pre-activation z: float32 exp/expm1/tanh
+# polynomials are accurate to a few ulp (~5e-7); 1e-5 relative leaves 20x headroom but still
+# fails a naive exp(z) - 1 or (1 - e^-2z) / (1 + e^-2z) near z = 0, whose relative error there
+# is 1e-4 or worse. The reference isa applies the activation to its float64 accumulator rather
+# than to the rounded z, which adds at most half an ulp of z times |z f'(z) / f(z)| (< 1e-6 for
+# |z| <= 30).
+ACT_RTOL = 1e-5
+# Only exact zeros (relu/leaky of 0, elu of 0) need an absolute floor.
+ACT_ATOL = 1e-30
+
+
+# --- torch comparison --------------------------------------------------------------------------
+# Both sides round in float32, each with its own few-ulp activation error; looser than ACT_RTOL
+# by 2x because neither side is exact.
+TORCH_ACT_RTOL = 2e-5
+TORCH_ACT_ATOL = 1e-30
+# Two float32 GEMMs each within gemm_atol of the exact value differ by up to twice that.
+TORCH_GEMM_FACTOR = 2.0
