@@ -14,8 +14,8 @@ namespace fastdnn {
 namespace {
 
 // Below this many flops a product runs on one thread: the fork/join costs more than it saves.
-// Measured with benchmarks/gemm.py --threshold on a 2-core Zen 4.
-std::atomic<int64_t> g_parallel_threshold{1 << 21};
+// On a 2-core Zen 4, 2 threads win from about 0.25 MFLOP up (benchmarks/gemm.py --threshold).
+std::atomic<int64_t> g_parallel_threshold{1 << 18};
 
 std::vector<const GemmIsa*> available() {
   std::vector<const GemmIsa*> v;
