@@ -22,6 +22,8 @@ TRANSPOSE_IDS = ["NN", "NT", "TN", "TT"]
 SMALL_SHAPES = [
     (1, 1, 1), (3, 17, 33), (17, 33, 3), (33, 3, 17), (1, 257, 3), (257, 1, 17),
     (17, 3, 257), (33, 33, 33), (257, 257, 257),
+    # K a multiple of 256: rows of A 1 KiB apart, which the kernels copy to a contiguous sliver.
+    (17, 33, 256), (9, 50, 512),
 ]
 LARGE_SHAPES = [
     (1000, 17, 33), (33, 1000, 17), (17, 33, 1000), (257, 1000, 1000), (1000, 1000, 257),
