@@ -5,7 +5,7 @@
 
 namespace fastdnn {
 
-using Avx2Gemm = gemm_kernel::Blocked<simd::Avx2, 6, 2, 128, 960>;
+using Avx2Gemm = gemm_kernel::Blocked<simd::Avx2, 6, 2, 128, 960, 256>;
 
 const GemmIsa& gemm_isa_avx2() {
   static const GemmIsa isa{"avx2", &Avx2Gemm::run, 6, Avx2Gemm::NR, 8};

@@ -5,7 +5,7 @@
 
 namespace fastdnn {
 
-using Avx512Gemm = gemm_kernel::Blocked<simd::Avx512, 8, 3, 128, 960>;
+using Avx512Gemm = gemm_kernel::Blocked<simd::Avx512, 8, 3, 128, 960, 256>;
 
 const GemmIsa& gemm_isa_avx512() {
   static const GemmIsa isa{"avx512", &Avx512Gemm::run, 8, Avx512Gemm::NR, 16};

@@ -5,15 +5,16 @@
 // Blocking (row-major C[M,N] = op(A)[M,K] · op(B)[K,N]):
 //   for jc in N step NC:          B block KC×NC (≈ 480 KiB) stays in L2
 //     for pc in K step KC:
-//       for ir in M step MR:      A sliver MR×KC stays in L1, read in place
+//       for ir in M step MR:      A sliver MR×KC stays in L1
 //         for jr in NC step NR:   MR×NR register tile: MR broadcasts × NV vector loads per k
 // A is read in place (its sliver is small and reused across the whole B block), or copied to a
-// contiguous sliver where its rows would collide in L1. B is read in place too, unless it is
-// stored transposed, when each block is packed into NR-wide panels.
-// Packing both (as BLIS does) measured slower on the MLP shapes here: the copy costs more than
-// it saves when M is small. Edge tiles use instantiations with fewer rows/vectors and a masked
-// last vector, so no scratch copies are made. The epilogue (bias, pre-activation, activation)
-// runs on each tile right after its last K block, while it is still in L1.
+// contiguous sliver where its rows would collide in L1. B is read in place when few slivers
+// reuse it, and packed into NR-wide panels when it is transposed or many slivers reuse it.
+// Packing both always (as BLIS does) measured slower on the MLP shapes here, where M is small.
+// Blocks are equal-sized (no thin remainder). Edge tiles use instantiations with fewer
+// rows/vectors and a masked last vector, so no scratch copies are made. The epilogue (bias,
+// pre-activation, activation) runs on each tile right after its last K block, while it is
+// still in L1.
 #pragma once
 #include <algorithm>
 #include <cstdint>
@@ -24,25 +25,32 @@
 
 namespace fastdnn::gemm_kernel {
 
-template <class V, int MR, int NV, int KC, int NC>
+template <class V, int MR, int NV, int KC, int NC, int kPackMinRows>
 struct Blocked {
   static constexpr int W = V::W;
   static constexpr int NR = NV * W;
   static_assert(NC % NR == 0, "a block must hold whole panels");
   using reg = typename V::reg;
 
-  // Packs columns [j0, j0+nc) and depth [k0, k0+kc) of Bᵀ (B stored N×K) into NR-wide panels,
-  // zero-padded: row k of a panel holds B[j0+jp .. j0+jp+NR, k0+k].
-  static void pack_bt(const GemmArgs& g, int64_t j0, int nc, int64_t k0, int kc, float* dst) {
+  static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+  static int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
+
+  // Packs columns [j0, j0+nc) and depth [k0, k0+kc) of op(B) into NR-wide panels, zero-padded:
+  // row k of a panel holds op(B)[k0+k, j0+jp .. j0+jp+NR].
+  static void pack_b(const GemmArgs& g, int64_t j0, int nc, int64_t k0, int kc, float* dst) {
     for (int jp = 0; jp < nc; jp += NR) {
       const int cols = std::min(NR, nc - jp);
       float* d = dst + (int64_t)jp * kc;
-      for (int j = 0; j < cols; ++j) {
-        const float* s = g.B + (j0 + jp + j) * g.ldb + k0;
-        for (int k = 0; k < kc; ++k) d[k * NR + j] = s[k];
+      if (g.trans_b) {  // B stored N×K: transpose NR rows of B into the panel
+        for (int j = 0; j < cols; ++j) {
+          const float* s = g.B + (j0 + jp + j) * g.ldb + k0;
+          for (int k = 0; k < kc; ++k) d[k * NR + j] = s[k];
+        }
+      } else {  // B stored K×N: copy row segments
+        for (int k = 0; k < kc; ++k)
+          std::copy_n(g.B + (k0 + k) * g.ldb + j0 + jp, cols, d + k * NR);
       }
-      for (int j = cols; j < NR; ++j)
-        for (int k = 0; k < kc; ++k) d[k * NR + j] = 0.0f;
+      for (int k = 0; k < kc; ++k) std::fill(d + k * NR + cols, d + (k + 1) * NR, 0.0f);
     }
   }
 
@@ -155,23 +163,27 @@ struct Blocked {
       }
       return;
     }
-    // B is packed only when stored transposed, where its tile rows would be strided gathers.
-    float* pb = g.trans_b ? workspace(Workspace::kPackB, (size_t)NC * KC) : nullptr;
+    // B is read in place when few row slivers will reuse it (packing costs more than it saves
+    // there); it is packed into contiguous panels when it is stored transposed (its tile rows
+    // would be strided gathers) or when many slivers reuse each block (packed panels keep the
+    // block free of cache-set and TLB conflicts, whatever B's row stride).
+    const bool pack = g.trans_b || m1 - m0 >= kPackMinRows;
+    float* pb = pack ? workspace(Workspace::kPackB, (size_t)NC * KC) : nullptr;
     // A slivers are read in place, unless their rows are a multiple of 1 KiB apart (or A is
     // transposed, with k rows lda apart): then the sliver's lines share a few L1 sets and evict
     // each other, so each sliver is first copied to a small contiguous buffer.
     float* pa = (g.trans_a || g.lda % 256 == 0) ? workspace(Workspace::kPackA, (size_t)MR * KC)
                                                 : nullptr;
-    // Equal column blocks of at most NC, so no block is a thin remainder.
-    const int64_t nblocks = (n1 - n0 + NC - 1) / NC;
-    const int64_t nc_max = std::min<int64_t>(NC, (n1 - n0 + nblocks - 1) / nblocks + NR - 1) / NR * NR;
+    // Equal blocks of at most NC columns and KC depth, so no block is a thin remainder.
+    const int64_t nc_max = std::min<int64_t>(NC, round_up(ceil_div(n1 - n0, ceil_div(n1 - n0, NC)), NR));
+    const int64_t kc_max = ceil_div(g.K, ceil_div(g.K, KC));
     for (int64_t jc = n0; jc < n1; jc += nc_max) {
       const int nc = (int)std::min<int64_t>(nc_max, n1 - jc);
-      for (int64_t pc = 0; pc < g.K; pc += KC) {
-        const int kc = (int)std::min<int64_t>(KC, g.K - pc);
+      for (int64_t pc = 0; pc < g.K; pc += kc_max) {
+        const int kc = (int)std::min<int64_t>(kc_max, g.K - pc);
         const bool add_c = pc > 0 || g.accumulate;
         const bool last = pc + kc == g.K;
-        if (pb) pack_bt(g, jc, nc, pc, kc, pb);
+        if (pb) pack_b(g, jc, nc, pc, kc, pb);
         for (int64_t ir = m0; ir < m1; ir += MR) {
           const int rows = (int)std::min<int64_t>(MR, m1 - ir);
           const float* a;

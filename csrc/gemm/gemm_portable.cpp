@@ -5,7 +5,7 @@
 
 namespace fastdnn {
 
-using PortableGemm = gemm_kernel::Blocked<simd::Portable, 4, 2, 128, 960>;
+using PortableGemm = gemm_kernel::Blocked<simd::Portable, 4, 2, 128, 960, 256>;
 
 const GemmIsa& gemm_isa_portable() {
   static const GemmIsa isa{"portable", &PortableGemm::run, 4, PortableGemm::NR, 8};
