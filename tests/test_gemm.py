@@ -7,7 +7,8 @@ import itertools
 import numpy as np
 import pytest
 
-from fastdnn import ops
+import fastdnn
+from fastdnn import _C, ops
 
 from _tolerances import gemm_atol
 from conftest import assert_close
@@ -151,3 +152,20 @@ def test_new_result_is_fresh_float32_array(rng):
     assert c1.dtype == np.float32 and c1.flags.c_contiguous and c1.flags.writeable
     assert not np.shares_memory(c1, c2)
     assert not np.shares_memory(c1, a) and not np.shares_memory(c1, b)
+
+
+@pytest.mark.parametrize("nthreads", [3, 5, 16])
+@pytest.mark.parametrize("ta,tb", TRANSPOSES, ids=TRANSPOSE_IDS)
+@pytest.mark.parametrize("shape", [(9, 17, 33), (33, 300, 17), (300, 33, 257)],
+                         ids=lambda s: "x".join(map(str, s)))
+def test_matmul_more_threads_than_blocks(shape, ta, tb, nthreads):
+    """Thread counts that do not factor into the problem (primes, more threads than cores or
+    register tiles) still split it into non-empty blocks, or fewer threads, and stay exact."""
+    prev_n, prev_threshold = fastdnn.get_num_threads(), _C.gemm_parallel_threshold()
+    fastdnn.set_num_threads(nthreads)
+    _C.set_gemm_parallel_threshold(0)
+    try:
+        check_product(*shape, ta, tb)
+    finally:
+        _C.set_gemm_parallel_threshold(prev_threshold)
+        fastdnn.set_num_threads(prev_n)

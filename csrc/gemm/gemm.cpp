@@ -14,8 +14,8 @@ namespace fastdnn {
 namespace {
 
 // Below this many flops a product runs on one thread: the fork/join costs more than it saves.
-// On a 2-core Zen 4, 2 threads win from about 0.25 MFLOP up (benchmarks/gemm.py --threshold).
-std::atomic<int64_t> g_parallel_threshold{1 << 18};
+// On a 2-core Zen 4, 2 threads break even near 0.3-0.6 MFLOP (benchmarks/gemm.py --threshold).
+std::atomic<int64_t> g_parallel_threshold{1 << 19};
 
 std::vector<const GemmIsa*> available() {
   std::vector<const GemmIsa*> v;
@@ -51,7 +51,8 @@ int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 // Splits M×N into tm×tn blocks (tm·tn = nt), choosing the split whose largest block costs least:
 // its padded multiply-adds, plus (weighted as about 3 multiply-adds per float) the operand
 // floats it streams from shared cache and, for a transposed B, the floats it packs.
-void choose_grid(const GemmArgs& g, const GemmIsa& isa, int nt, int* tm, int* tn) {
+// Returns false when no split into nt non-empty blocks exists.
+bool choose_grid(const GemmArgs& g, const GemmIsa& isa, int nt, int* tm, int* tn) {
   double best = -1;
   for (int a = 1; a <= nt; ++a) {
     if (nt % a) continue;
@@ -62,7 +63,7 @@ void choose_grid(const GemmArgs& g, const GemmIsa& isa, int nt, int* tm, int* tn
     const double cost = (double)mb * nb * g.K + traffic;
     if (best < 0 || cost < best) best = cost, *tm = a, *tn = b;
   }
-  if (best < 0) *tm = 1, *tn = 1;
+  return best >= 0;
 }
 
 }  // namespace
@@ -98,12 +99,12 @@ void gemm_cpu(const GemmArgs& g) {
   // Give each thread at least a few register tiles.
   const int64_t tiles = ((g.M + isa.mr - 1) / isa.mr) * ((g.N + isa.nr - 1) / isa.nr);
   nt = (int)std::min<int64_t>(nt, std::max<int64_t>(1, tiles / 2));
+  int tm = 1, tn = 1;
+  while (nt > 1 && !choose_grid(g, isa, nt, &tm, &tn)) --nt;
   if (nt == 1) {
     isa.fn(g, 0, g.M, 0, g.N);
     return;
   }
-  int tm = 1, tn = 1;
-  choose_grid(g, isa, nt, &tm, &tn);
   const int64_t mb = round_up((g.M + tm - 1) / tm, isa.mr), nb = round_up((g.N + tn - 1) / tn, isa.w);
   parallel_for(tm * tn, [&](int t) {
     const int64_t m0 = (t / tn) * mb, n0 = (t % tn) * nb;
