@@ -5,6 +5,7 @@
 #include <pybind11/stl.h>
 
 #include "../core/cpu.h"
+#include "../core/isa.h"
 #include "../core/threadpool.h"
 #include "../cuda/device.h"
 #include "../gemm/gemm.h"
@@ -15,6 +16,8 @@ namespace fastdnn {
 py::tuple gemm_op(const py::array& a, const py::array& b, bool transpose_a, bool transpose_b,
                   py::object out, bool accumulate, py::object bias, int activation, float alpha,
                   bool keep_preactivation);
+void bind_activations(py::module_& m);
+void bind_losses(py::module_& m);
 }
 
 PYBIND11_MODULE(_C, m) {
@@ -27,9 +30,12 @@ PYBIND11_MODULE(_C, m) {
 
   m.def("get_num_threads", &get_num_threads);
   m.def("set_num_threads", &set_num_threads, py::arg("n"));
-  m.def("available_isas", &gemm_available_isas);
-  m.def("get_isa", &gemm_get_isa);
-  m.def("set_isa", &gemm_set_isa, py::arg("name"));
+  bind_activations(m);
+  bind_losses(m);
+
+  m.def("available_isas", &available_isas);
+  m.def("get_isa", &get_isa);
+  m.def("set_isa", &set_isa, py::arg("name"));
   m.def("gemm_parallel_threshold", &gemm_parallel_threshold);
   m.def("set_gemm_parallel_threshold", &gemm_set_parallel_threshold, py::arg("flops"));
 

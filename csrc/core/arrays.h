@@ -33,6 +33,24 @@ inline const float* input_f32(const py::array& a, const char* name, int ndim) {
   return static_cast<const float*>(a.data());
 }
 
+// A float32, C-contiguous input of any number of dimensions (at least `min_ndim`).
+inline const float* input_f32_nd(const py::array& a, const char* name, int min_ndim) {
+  if (a.ndim() < min_ndim)
+    throw py::value_error(std::string("`") + name + "` must have at least " +
+                          std::to_string(min_ndim) + " dimension(s). Received shape " + shape_str(a) + ".");
+  return input_f32(a, name, (int)a.ndim());
+}
+
+// Rows × columns of an array seen as a matrix over its last axis.
+inline void rows_cols(const py::array& a, int64_t* rows, int64_t* cols) {
+  *cols = a.ndim() ? a.shape(a.ndim() - 1) : 1;
+  *rows = *cols ? (int64_t)a.size() / *cols : 0;
+}
+
+inline std::vector<int64_t> shape_of(const py::array& a) {
+  return std::vector<int64_t>(a.shape(), a.shape() + a.ndim());
+}
+
 // A writable float32, C-contiguous output of exactly `shape`.
 inline float* output_f32(py::array& a, const char* name, const std::vector<int64_t>& shape) {
   input_f32(a, name, (int)shape.size());
@@ -55,6 +73,14 @@ inline py::array as_ndarray(const py::object& obj, const char* name) {
     throw py::type_error(std::string("`") + name + "` must be a NumPy array. Received an object of type " +
                          std::string(py::str(py::type::of(obj).attr("__name__"))) + ".");
   return py::reinterpret_borrow<py::array>(obj);
+}
+
+// A new float32 array of `shape`, or `out` checked against it.
+inline py::array output_or_new(const py::object& out, const std::vector<int64_t>& shape, float** data) {
+  py::array a = out.is_none() ? py::array_t<float>(std::vector<py::ssize_t>(shape.begin(), shape.end()))
+                              : as_ndarray(out, "out");
+  *data = output_f32(a, "out", shape);
+  return a;
 }
 
 // True when the byte ranges of two arrays overlap.

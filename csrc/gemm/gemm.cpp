@@ -1,5 +1,5 @@
-// The CPU dispatch point for GEMM: picks the kernel path, splits C into one block per thread,
-// and runs the blocks on the thread pool. Arguments arrive validated (see ops.cpp).
+// The CPU dispatch point for GEMM: splits C into one block per thread and runs the kernel path
+// in use (core/isa.h) on each block on the thread pool. Arguments arrive validated (gemm_op.cpp).
 #include "gemm.h"
 
 #include <algorithm>
@@ -7,7 +7,7 @@
 #include <cstdlib>
 #include <stdexcept>
 
-#include "../core/cpu.h"
+#include "../core/isa.h"
 #include "../core/threadpool.h"
 
 namespace fastdnn {
@@ -17,42 +17,13 @@ namespace {
 // On a 2-core Zen 4, 2 threads break even near 0.3-0.6 MFLOP (benchmarks/gemm.py --threshold).
 std::atomic<int64_t> g_parallel_threshold{1 << 19};
 
-std::vector<const GemmIsa*> available() {
-  std::vector<const GemmIsa*> v;
-#if defined(FASTDNN_X86)
-  if (cpu::features().avx512) v.push_back(&gemm_isa_avx512());
-  if (cpu::features().avx2_fma) v.push_back(&gemm_isa_avx2());
-#endif
-  v.push_back(&gemm_isa_portable());
-  v.push_back(&gemm_isa_reference());
-  return v;
-}
-
-const GemmIsa* find(const std::string& name) {
-  for (const GemmIsa* isa : available())
-    if (name == isa->name) return isa;
-  return nullptr;
-}
-
-const GemmIsa* initial_isa() {
-  if (const char* env = std::getenv("FASTDNN_ISA")) {
-    if (const GemmIsa* isa = find(env)) return isa;
-  }
-  return available().front();
-}
-
-std::atomic<const GemmIsa*>& current() {
-  static std::atomic<const GemmIsa*> isa{initial_isa()};
-  return isa;
-}
-
 int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
 // Splits M×N into tm×tn blocks (tm·tn = nt), choosing the split whose largest block costs least:
 // its padded multiply-adds, plus (weighted as about 3 multiply-adds per float) the operand
 // floats it streams from shared cache and, for a transposed B, the floats it packs.
 // Returns false when no split into nt non-empty blocks exists.
-bool choose_grid(const GemmArgs& g, const GemmIsa& isa, int nt, int* tm, int* tn) {
+bool choose_grid(const GemmArgs& g, const CpuIsa& isa, int nt, int* tm, int* tn) {
   double best = -1;
   for (int a = 1; a <= nt; ++a) {
     if (nt % a) continue;
@@ -68,31 +39,12 @@ bool choose_grid(const GemmArgs& g, const GemmIsa& isa, int nt, int* tm, int* tn
 
 }  // namespace
 
-std::vector<std::string> gemm_available_isas() {
-  std::vector<std::string> names;
-  for (const GemmIsa* isa : available()) names.push_back(isa->name);
-  return names;
-}
-
-std::string gemm_get_isa() { return current().load()->name; }
-
-void gemm_set_isa(const std::string& name) {
-  const GemmIsa* isa = find(name);
-  if (!isa) {
-    std::string have;
-    for (const auto& n : gemm_available_isas()) have += (have.empty() ? "" : ", ") + n;
-    throw std::invalid_argument("Unknown or unsupported kernel path '" + name +
-                                "'. This build and CPU offer: " + have);
-  }
-  current().store(isa);
-}
-
 int64_t gemm_parallel_threshold() { return g_parallel_threshold.load(); }
 void gemm_set_parallel_threshold(int64_t flops) { g_parallel_threshold.store(std::max<int64_t>(0, flops)); }
 
 void gemm_cpu(const GemmArgs& g) {
   if (g.M == 0 || g.N == 0) return;
-  const GemmIsa& isa = *current().load();
+  const CpuIsa& isa = cpu_isa();
   const double flops = 2.0 * g.M * g.N * std::max<int64_t>(g.K, 1);
   int nt = get_num_threads();
   if (flops < (double)g_parallel_threshold.load()) nt = 1;
@@ -102,13 +54,13 @@ void gemm_cpu(const GemmArgs& g) {
   int tm = 1, tn = 1;
   while (nt > 1 && !choose_grid(g, isa, nt, &tm, &tn)) --nt;
   if (nt == 1) {
-    isa.fn(g, 0, g.M, 0, g.N);
+    isa.gemm(g, 0, g.M, 0, g.N);
     return;
   }
   const int64_t mb = round_up((g.M + tm - 1) / tm, isa.mr), nb = round_up((g.N + tn - 1) / tn, isa.w);
   parallel_for(tm * tn, [&](int t) {
     const int64_t m0 = (t / tn) * mb, n0 = (t % tn) * nb;
-    isa.fn(g, m0, std::min(g.M, m0 + mb), n0, std::min(g.N, n0 + nb));
+    isa.gemm(g, m0, std::min(g.M, m0 + mb), n0, std::min(g.N, n0 + nb));
   });
 }
 

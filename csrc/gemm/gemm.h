@@ -7,8 +7,6 @@
 // All arrays are float32 and row-major. Z is written only when requested.
 #pragma once
 #include <cstdint>
-#include <string>
-#include <vector>
 
 #include "../core/activation.h"
 
@@ -26,35 +24,11 @@ struct GemmArgs {
   float* Z = nullptr; int64_t ldz = 0;
 };
 
-// Computes the rows [m0, m1) and columns [n0, n1) of C (and Z). Called from one thread per block.
-using GemmBlockFn = void (*)(const GemmArgs&, int64_t m0, int64_t m1, int64_t n0, int64_t n1);
-
-// One CPU implementation of the op: its name, entry point, register tile (mr × nr) and vector
-// width w; threads get row blocks in multiples of mr and column blocks in multiples of w.
-struct GemmIsa {
-  const char* name;
-  GemmBlockFn fn;
-  int mr;
-  int nr;
-  int w;
-};
-
-// Implementations, each in its own file, compiled with its own ISA flags.
-const GemmIsa& gemm_isa_reference();  // gemm_ref.cpp: plain loops, float64 accumulation
-const GemmIsa& gemm_isa_portable();   // gemm_portable.cpp
-#if defined(FASTDNN_X86)
-const GemmIsa& gemm_isa_avx2();       // gemm_avx2.cpp
-const GemmIsa& gemm_isa_avx512();     // gemm_avx512.cpp
-#endif
-
-// The CPU dispatch point: validated arguments in, threads split, chosen kernel runs.
+// The CPU dispatch point: validated arguments in, threads split, the kernel path in use runs.
 void gemm_cpu(const GemmArgs& args);
 
-// Kernel paths this build holds and this CPU runs, best first ("avx512", "avx2", "portable",
-// "reference"), and the one in use.
-std::vector<std::string> gemm_available_isas();
-std::string gemm_get_isa();
-void gemm_set_isa(const std::string& name);  // throws std::invalid_argument if unavailable
+// The plain reference kernel (gemm_ref.cpp) for rows [m0, m1) × columns [n0, n1).
+void gemm_reference(const GemmArgs& args, int64_t m0, int64_t m1, int64_t n0, int64_t n1);
 
 // Products below this many flops (2·M·N·K) run on the calling thread alone.
 int64_t gemm_parallel_threshold();

@@ -1,26 +1,11 @@
 // Reference SGEMM: the formula in gemm.h as plain loops, accumulating in float64.
 // Slow on purpose; the fast kernels are checked against it and against NumPy.
-#include <cmath>
-
+#include "../activations/act_ref.h"
 #include "gemm.h"
 
 namespace fastdnn {
-namespace {
 
-double activate_ref(Act act, double alpha, double x) {
-  switch (act) {
-    case Act::kIdentity: return x;
-    case Act::kRelu: return x > 0 ? x : (std::isnan(x) ? x : 0.0);
-    case Act::kLeakyRelu: return x > 0 ? x : alpha * x;
-    case Act::kElu: return x > 0 ? x : alpha * std::expm1(x);
-    case Act::kSelu: return (double)kSeluScale * (x > 0 ? x : (double)kSeluAlpha * std::expm1(x));
-    case Act::kSigmoid: return 1.0 / (1.0 + std::exp(-x));
-    case Act::kTanh: return std::tanh(x);
-  }
-  return x;
-}
-
-void run(const GemmArgs& g, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
+void gemm_reference(const GemmArgs& g, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
   for (int64_t i = m0; i < m1; ++i) {
     for (int64_t j = n0; j < n1; ++j) {
       double acc = g.accumulate ? g.C[i * g.ldc + j] : 0.0;
@@ -31,16 +16,9 @@ void run(const GemmArgs& g, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
       }
       if (g.bias) acc += g.bias[j];
       if (g.Z) g.Z[i * g.ldz + j] = (float)acc;
-      g.C[i * g.ldc + j] = (float)activate_ref(g.act, g.alpha, acc);
+      g.C[i * g.ldc + j] = (float)act_reference(g.act, g.alpha, acc);
     }
   }
-}
-
-}  // namespace
-
-const GemmIsa& gemm_isa_reference() {
-  static const GemmIsa isa{"reference", &run, 1, 1, 1};
-  return isa;
 }
 
 }  // namespace fastdnn

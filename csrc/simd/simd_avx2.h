@@ -41,6 +41,16 @@ struct Avx2 {
   static inline reg select(mask m, reg if_true, reg if_false) {
     return _mm256_blendv_ps(if_false, if_true, m);
   }
+  static inline float hsum(reg a) {
+    __m128 v = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+    v = _mm_add_ps(v, _mm_movehl_ps(v, v));
+    return _mm_cvtss_f32(_mm_add_ss(v, _mm_movehdup_ps(v)));
+  }
+  static inline float hmax(reg a) {
+    __m128 v = _mm_max_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+    v = _mm_max_ps(v, _mm_movehl_ps(v, v));
+    return _mm_cvtss_f32(_mm_max_ss(v, _mm_movehdup_ps(v)));
+  }
   static inline reg round(reg a) { return _mm256_round_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
   static inline reg pow2i(reg n) {
     __m256i i = _mm256_cvtps_epi32(n);

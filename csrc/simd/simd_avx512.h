@@ -40,6 +40,8 @@ struct Avx512 {
   static inline reg select(mask m, reg if_true, reg if_false) {
     return _mm512_mask_blend_ps(m, if_false, if_true);
   }
+  static inline float hsum(reg a) { return _mm512_reduce_add_ps(a); }
+  static inline float hmax(reg a) { return _mm512_reduce_max_ps(a); }
   static inline reg round(reg a) {
     return _mm512_roundscale_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   }

@@ -37,6 +37,8 @@ struct Portable {
   static inline mask lt(reg a, reg b) { mask m; FDNN_LANES(m.v[l] = a.v[l] < b.v[l]) return m; }
   static inline mask isnan(reg a) { mask m; FDNN_LANES(m.v[l] = a.v[l] != a.v[l]) return m; }
   static inline reg select(mask m, reg t, reg f) { FDNN_LANES(f.v[l] = m.v[l] ? t.v[l] : f.v[l]) return f; }
+  static inline float hsum(reg a) { float s = 0; for (int l = 0; l < W; ++l) s += a.v[l]; return s; }
+  static inline float hmax(reg a) { float m = a.v[0]; for (int l = 1; l < W; ++l) m = a.v[l] > m ? a.v[l] : m; return m; }
   static inline reg round(reg a) { FDNN_LANES(a.v[l] = std::nearbyint(a.v[l])) return a; }
   static inline reg pow2i(reg n) {
     reg r;

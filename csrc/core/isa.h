@@ -1,0 +1,52 @@
+// The CPU kernel paths. Each ISA (avx512, avx2, portable, and the plain reference) provides one
+// table of kernels, compiled in its own file with its own flags (csrc/isa/*.cpp); the table in
+// use is chosen once at run time from what the CPU offers, and can be forced for testing.
+// Every op's dispatch (gemm.cpp, act_op.cpp, xent_op.cpp) calls through cpu_isa().
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "../gemm/gemm.h"
+#include "activation.h"
+
+namespace fastdnn {
+
+struct CpuIsa {
+  const char* name;
+
+  // GEMM over rows [m0, m1) × columns [n0, n1) of C, and its register tile mr × nr and vector
+  // width w (threads get row blocks in multiples of mr, column blocks in multiples of w).
+  void (*gemm)(const GemmArgs&, int64_t m0, int64_t m1, int64_t n0, int64_t n1);
+  int mr, nr, w;
+
+  // y[i] = act(x[i]) for n values (act is not softmax).
+  void (*act_forward)(const float* x, float* y, int64_t n, Act act, float alpha);
+  // dx = dy · act'(z), computed from the output y = act(z), over a rows × cols array; when dbias
+  // is given it receives the column sums of dx (the bias gradient of a dense layer).
+  void (*act_backward)(const float* y, const float* dy, float* dx, int64_t rows, int64_t cols,
+                       Act act, float alpha, float* dbias);
+  // Row-wise softmax and its backward dx = y · (dy - Σ dy·y).
+  void (*softmax_forward)(const float* x, float* y, int64_t rows, int64_t cols);
+  void (*softmax_backward)(const float* y, const float* dy, float* dx, int64_t rows, int64_t cols);
+  // Softmax cross-entropy from logits, per row: loss = logsumexp(x) - Σ t·x with targets t given
+  // as class indices (labels) or as a dense rows × cols array (targets). When dlogits is given it
+  // receives (softmax(x)·Σt - t) · grad_scale.
+  void (*softmax_xent)(const float* logits, int64_t rows, int64_t cols, const int64_t* labels,
+                       const float* targets, float* loss, float* dlogits, float grad_scale);
+};
+
+// Tables this build holds and this CPU runs, best first.
+const CpuIsa& isa_reference();  // csrc/isa/reference.cpp
+const CpuIsa& isa_portable();   // csrc/isa/portable.cpp
+#if defined(FASTDNN_X86)
+const CpuIsa& isa_avx2();       // csrc/isa/avx2.cpp
+const CpuIsa& isa_avx512();     // csrc/isa/avx512.cpp
+#endif
+
+const CpuIsa& cpu_isa();  // the table in use
+std::vector<std::string> available_isas();
+std::string get_isa();
+void set_isa(const std::string& name);  // throws std::invalid_argument if unavailable
+
+}  // namespace fastdnn

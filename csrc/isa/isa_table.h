@@ -1,0 +1,22 @@
+// Builds one ISA's kernel table from the kernel templates; included once by each csrc/isa/*.cpp,
+// after its SIMD traits, so every instantiation carries that file's ISA flags.
+#pragma once
+#include "../activations/act_kernel.h"
+#include "../core/isa.h"
+#include "../gemm/gemm_kernel.h"
+#include "../losses/xent_kernel.h"
+
+namespace fastdnn {
+
+template <class V, class Gemm>
+CpuIsa make_isa(int mr) {
+  return CpuIsa{V::name,
+                &Gemm::run, mr, Gemm::NR, V::W,
+                &act_kernel::forward<V>,
+                &act_kernel::backward<V>,
+                &act_kernel::softmax_forward<V>,
+                &act_kernel::softmax_backward<V>,
+                &xent_kernel::softmax_xent<V>};
+}
+
+}  // namespace fastdnn

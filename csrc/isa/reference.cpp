@@ -1,0 +1,22 @@
+// The reference kernel table: plain float64 loops beside every fast kernel, selectable with
+// set_isa("reference") so tests can run the whole library on it.
+#include "../activations/act_ref.h"
+#include "../core/isa.h"
+
+namespace fastdnn {
+
+void softmax_xent_reference(const float* logits, int64_t rows, int64_t cols, const int64_t* labels,
+                            const float* targets, float* loss, float* dlogits, float grad_scale);
+
+const CpuIsa& isa_reference() {
+  static const CpuIsa isa{"reference",
+                          &gemm_reference, 1, 1, 1,
+                          &act_forward_reference,
+                          &act_backward_reference,
+                          &softmax_forward_reference,
+                          &softmax_backward_reference,
+                          &softmax_xent_reference};
+  return isa;
+}
+
+}  // namespace fastdnn
