@@ -1,8 +1,9 @@
-"""Native array ops: matrix products and the fused dense layer.
+"""fastdnn's ops: native array functions, each differentiable on a GradientTape.
 
-Each function converts its inputs once (see `fastdnn._arrays`) and calls the op's single
-native entry point, which checks shapes, allocates the output and runs the best kernel for the
-machine with the GIL released.
+Each op converts its inputs once (see `fastdnn._arrays`), runs its forward (native kernels for
+products, activations, softmax and cross-entropy; NumPy for simple element-wise arithmetic) and,
+when a tape is recording, records its backward, written right below its forward. Layers and
+user code built from these functions train without writing a backward.
 """
 
 import math
@@ -11,8 +12,10 @@ import numpy as np
 
 from . import _C
 from ._arrays import as_float32
+from .autodiff import lookup, note, record, recording
+from .variables import Variable
 
-# Activation codes of the native epilogue (csrc/core/activation.h).
+# Activation codes of the native kernels (csrc/core/activation.h).
 _ACTIVATION_CODES = {
     None: 0,
     "linear": 0,
@@ -31,6 +34,13 @@ _ACTIVATION_PARAMS = {
     "leaky_relu": {"negative_slope": 0.2, "alpha": None},
     "elu": {"alpha": 1.0},
 }
+
+
+def _x(x, name):
+    """An op input as a float32 array: a Variable's own array (watched on a tape), else converted."""
+    if isinstance(x, Variable):
+        return x.value
+    return as_float32(x, name)
 
 
 def _activation(activation, kwargs):
@@ -52,16 +62,21 @@ def _activation(activation, kwargs):
         raise TypeError(
             f"Activation {activation!r} got unexpected arguments {sorted(unknown)}; it accepts {accepted}."
         )
+    alpha = 0.0
     if activation == "leaky_relu":
         alpha = kwargs.get("alpha")
         if alpha is None:
             alpha = kwargs.get("negative_slope", params["negative_slope"])
+        if not alpha >= 0:
+            raise ValueError(f"leaky_relu expects negative_slope >= 0. Received: negative_slope={alpha}")
     elif activation == "elu":
         alpha = kwargs.get("alpha", params["alpha"])
-    else:
-        alpha = 0.0
+        if not alpha > 0:
+            raise ValueError(f"elu expects alpha > 0. Received: alpha={alpha}")
     return _ACTIVATION_CODES[activation], float(alpha)
 
+
+# ---- products ----------------------------------------------------------------------------------
 
 def matmul(a, b, *, transpose_a=False, transpose_b=False, out=None, accumulate=False):
     """Matrix product op(a) · op(b) of 2-D arrays, in float32.
@@ -73,7 +88,7 @@ def matmul(a, b, *, transpose_a=False, transpose_b=False, out=None, accumulate=F
         transpose_b: use bᵀ in the product.
         out: optional writable C-contiguous float32 array of shape (M, N) to write into.
         accumulate: add the product into `out` (out += op(a)·op(b)) instead of overwriting it,
-            as gradient accumulation needs. Requires `out`.
+            as gradient accumulation needs. Requires `out`. Not differentiable.
 
     Returns:
         The (M, N) float32 product (`out` itself when given).
@@ -88,25 +103,43 @@ def matmul(a, b, *, transpose_a=False, transpose_b=False, out=None, accumulate=F
         >>> fastdnn.ops.matmul(np.ones((2, 3)), np.ones((3, 4))).shape
         (2, 4)
     """
-    a = as_float32(a, "a")
-    b = as_float32(b, "b")
-    c, _ = _C.gemm(a, b, bool(transpose_a), bool(transpose_b), out, bool(accumulate), None, 0, 0.0, False)
+    a = _x(a, "a")
+    b = _x(b, "b")
+    ta, tb = bool(transpose_a), bool(transpose_b)
+    c, _ = _C.gemm(a, b, ta, tb, out, bool(accumulate), None, 0, 0.0, False)
+    if not accumulate:
+        record(c, (a, b), lambda g, needs: _matmul_backward(g, a, b, ta, tb, needs))
     return c
+
+
+def _matmul_backward(g, a, b, ta, tb, needs):
+    """C = op(a)·op(b): dop(a) = G·op(b)ᵀ and dop(b) = op(a)ᵀ·G, stored the way a and b are."""
+    da = db = None
+    if needs[0]:
+        da = _C.gemm(b, g, tb, True, None, False, None, 0, 0.0, False)[0] if ta else \
+            _C.gemm(g, b, False, not tb, None, False, None, 0, 0.0, False)[0]
+    if needs[1]:
+        db = _C.gemm(g, a, True, ta, None, False, None, 0, 0.0, False)[0] if tb else \
+            _C.gemm(a, g, not ta, False, None, False, None, 0, 0.0, False)[0]
+    return da, db
 
 
 def dense(x, kernel, bias=None, activation=None, *, out=None, return_preactivation=False,
           **activation_args):
     """Fused dense layer: activation(x · kernel + bias) in one pass over the output.
 
-    The bias and activation are applied to each output tile while it is still in cache.
+    The bias and activation are applied to each output tile while it is still in cache. On a
+    GradientTape the backward is native too: the activation's derivative is taken from the
+    output, fused with the bias gradient, then two products give the kernel and input gradients.
 
     Args:
         x: inputs of shape (..., K); leading dimensions are kept.
         kernel: weights of shape (K, N).
         bias: optional bias of shape (N,).
-        activation: None/"linear", "relu", "leaky_relu", "elu", "selu", "sigmoid" or "tanh".
+        activation: None/"linear", "relu", "leaky_relu", "elu", "selu", "sigmoid", "tanh" or
+            "softmax".
         out: optional writable C-contiguous float32 array of shape (..., N).
-        return_preactivation: also return z = x · kernel + bias, as the backward pass needs.
+        return_preactivation: also return z = x · kernel + bias (not differentiable).
         **activation_args: `negative_slope` (or `alpha`) for leaky_relu, default 0.2;
             `alpha` for elu, default 1.0.
 
@@ -125,11 +158,17 @@ def dense(x, kernel, bias=None, activation=None, *, out=None, return_preactivati
         >>> y.shape
         (32, 300)
     """
+    if activation == "softmax":
+        if activation_args:
+            raise TypeError(f"Activation 'softmax' got unexpected arguments {sorted(activation_args)}.")
+        z = dense(x, kernel, bias, None, return_preactivation=False)
+        y = softmax(z, out=out)
+        return (y, z) if return_preactivation else y
     code, alpha = _activation(activation, activation_args)
-    x = as_float32(x, "x")
-    kernel = as_float32(kernel, "kernel")
+    x = _x(x, "x")
+    kernel = _x(kernel, "kernel")
     if bias is not None:
-        bias = as_float32(bias, "bias")
+        bias = _x(bias, "bias")
     if x.ndim < 2:
         raise ValueError(f"`x` must have at least 2 dimensions (batch, features). Received shape {x.shape}.")
     if kernel.ndim != 2 or kernel.shape[0] != x.shape[-1]:
@@ -137,24 +176,292 @@ def dense(x, kernel, bias=None, activation=None, *, out=None, return_preactivati
             f"`kernel` must have shape ({x.shape[-1]}, units) to match `x` of shape {x.shape}. "
             f"Received kernel shape {kernel.shape}."
         )
+    want_z = bool(return_preactivation)
     if x.ndim == 2:
-        y, z = _C.gemm(x, kernel, False, False, out, False, bias, code, alpha, bool(return_preactivation))
-        return (y, z) if return_preactivation else y
-    # (..., K) inputs run as one (rows, K) product over a view; the result gets the leading dims back.
-    lead = x.shape[:-1]
-    rows = math.prod(lead)
-    shape = lead + (kernel.shape[1],)
-    out2 = None
-    if out is not None:
-        if not isinstance(out, np.ndarray):
-            raise TypeError(f"`out` must be a NumPy array. Received an object of type {type(out).__name__}.")
-        if out.shape != shape:
-            raise ValueError(f"`out` has shape {out.shape} but the result has shape {shape}.")
-        if not out.flags.c_contiguous:
-            raise ValueError("`out` must be C-contiguous; pass a contiguous array.")
-        out2 = out.reshape(rows, kernel.shape[1])
-    y, z = _C.gemm(x.reshape(rows, x.shape[-1]), kernel, False, False, out2, False, bias, code, alpha,
-                   bool(return_preactivation))
-    y = out if out is not None else y.reshape(shape)
-    z = None if z is None else z.reshape(shape)
-    return (y, z) if return_preactivation else y
+        x2, out2, shape = x, out, None
+    else:
+        # (..., K) inputs run as one (rows, K) product over a view; the result gets the leading
+        # dims back.
+        lead = x.shape[:-1]
+        rows = math.prod(lead)
+        shape = lead + (kernel.shape[1],)
+        out2 = None
+        if out is not None:
+            if not isinstance(out, np.ndarray):
+                raise TypeError(f"`out` must be a NumPy array. Received an object of type {type(out).__name__}.")
+            if out.shape != shape:
+                raise ValueError(f"`out` has shape {out.shape} but the result has shape {shape}.")
+            if not out.flags.c_contiguous:
+                raise ValueError("`out` must be C-contiguous; pass a contiguous array.")
+            out2 = out.reshape(rows, kernel.shape[1])
+        x2 = x.reshape(rows, x.shape[-1])
+    y2, z2 = _C.gemm(x2, kernel, False, False, out2, False, bias, code, alpha, want_z)
+    y = y2 if shape is None else (out if out is not None else y2.reshape(shape))
+    if recording() is not None:
+        inputs = (x, kernel) if bias is None else (x, kernel, bias)
+        record(y, inputs, lambda g, needs: _dense_backward(g, x2, kernel, y2, code, alpha, needs))
+    if want_z:
+        return y, (z2 if shape is None else z2.reshape(shape))
+    return y
+
+
+def _dense_backward(g, x2, kernel, y2, code, alpha, needs):
+    g2 = as_float32(g, "grad").reshape(y2.shape)
+    dz, db = _C.act_backward(y2, g2, code, alpha, len(needs) > 2 and needs[2])
+    dx = dk = None
+    if needs[0]:
+        dx = _C.gemm(dz, kernel, False, True, None, False, None, 0, 0.0, False)[0]
+        dx = dx.reshape(g.shape[:-1] + (kernel.shape[0],))
+    if needs[1]:
+        dk = _C.gemm(x2, dz, True, False, None, False, None, 0, 0.0, False)[0]
+    return (dx, dk) if len(needs) == 2 else (dx, dk, db)
+
+
+# ---- activations -------------------------------------------------------------------------------
+
+def _native_activation(x, name, **kwargs):
+    code, alpha = _activation(name, kwargs)
+    x = _x(x, "x")
+    y = _C.act_forward(x, code, alpha)
+    record(y, (x,), lambda g, needs: (_C.act_backward(y, as_float32(g, "grad"), code, alpha, False)[0],))
+    return y
+
+
+def relu(x):
+    """max(x, 0), element-wise (native forward and backward)."""
+    return _native_activation(x, "relu")
+
+
+def leaky_relu(x, negative_slope=0.2):
+    """x if x > 0 else negative_slope·x (negative_slope >= 0)."""
+    return _native_activation(x, "leaky_relu", negative_slope=negative_slope)
+
+
+def elu(x, alpha=1.0):
+    """x if x > 0 else alpha·(exp(x) - 1) (alpha > 0)."""
+    return _native_activation(x, "elu", alpha=alpha)
+
+
+def selu(x):
+    """scale·elu(x, alpha) with the self-normalizing constants of Klambauer et al. (2017)."""
+    return _native_activation(x, "selu")
+
+
+def sigmoid(x):
+    """1 / (1 + exp(-x)), element-wise."""
+    return _native_activation(x, "sigmoid")
+
+
+def tanh(x):
+    """Hyperbolic tangent, element-wise."""
+    return _native_activation(x, "tanh")
+
+
+def softmax(x, axis=-1, *, out=None):
+    """exp(x) / Σ exp(x) along the last axis (native, numerically stable).
+
+    On a tape, the result remembers its logits, so a following cross-entropy on probabilities
+    runs as one fused softmax-cross-entropy kernel.
+
+    Raises:
+        ValueError: for an axis other than the last.
+    """
+    x = _x(x, "x")
+    if axis not in (-1, x.ndim - 1):
+        raise ValueError(f"softmax supports the last axis only. Received axis={axis} for shape {x.shape}.")
+    y = _C.softmax(x, out)
+    record(y, (x,), lambda g, needs: (_C.softmax_backward(y, as_float32(g, "grad")),))
+    note(y, "softmax_logits", x)
+    return y
+
+
+def softmax_logits(probabilities):
+    """The logits a recorded softmax produced `probabilities` from, or None."""
+    return lookup(probabilities, "softmax_logits")
+
+
+def sparse_softmax_cross_entropy(logits, labels):
+    """Per-sample cross-entropy of softmax(logits) against integer class labels (fused, native).
+
+    Args:
+        logits: (batch, classes) float array.
+        labels: (batch,) integer class indices in [0, classes).
+
+    Returns:
+        (batch,) float32 losses.
+
+    Raises:
+        ValueError: for labels out of range or a batch-size mismatch.
+    """
+    logits = _x(logits, "logits")
+    labels = _labels(labels, logits)
+    need = recording() is not None
+    loss, dlogits = _C.softmax_xent(logits, labels, None, 1.0, need)
+    record(loss, (logits,), lambda g, needs: (dlogits * np.asarray(g, np.float32).reshape(-1, 1),))
+    return loss
+
+
+def softmax_cross_entropy(logits, targets):
+    """Per-sample cross-entropy of softmax(logits) against target distributions (fused, native)."""
+    logits = _x(logits, "logits")
+    targets = as_float32(targets, "targets")
+    need = recording() is not None
+    loss, dlogits = _C.softmax_xent(logits, None, targets, 1.0, need)
+    record(loss, (logits,), lambda g, needs: (dlogits * np.asarray(g, np.float32).reshape(-1, 1),))
+    return loss
+
+
+def _labels(labels, logits):
+    labels = np.asarray(labels)
+    if labels.dtype.kind not in "iub":
+        if labels.dtype.kind == "f" and np.all(np.mod(labels, 1) == 0):
+            labels = labels.astype(np.int64)
+        else:
+            raise TypeError(f"Class labels must be integers. Received dtype={labels.dtype}.")
+    labels = np.ascontiguousarray(labels.reshape(-1), dtype=np.int64)
+    if logits.ndim != 2:
+        raise ValueError(f"Logits must have shape (batch, classes). Received shape {logits.shape}.")
+    return labels
+
+
+# ---- element-wise arithmetic (NumPy forward, broadcasting backward) ----------------------------
+
+def _unbroadcast(g, shape):
+    """Sums `g` down to `shape`, undoing NumPy broadcasting."""
+    if g.shape == shape:
+        return g
+    g = g.sum(axis=tuple(range(g.ndim - len(shape)))) if g.ndim > len(shape) else g
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
+    return (g.sum(axis=axes, keepdims=True) if axes else g).reshape(shape)
+
+
+def _binary(a, b, forward, grads):
+    a, b = _x(a, "a"), _x(b, "b")
+    y = np.asarray(forward(a, b), dtype=np.float32)
+    record(y, (a, b), lambda g, needs: tuple(
+        _unbroadcast(f(g, a, b, y), x.shape) if need else None
+        for f, x, need in zip(grads, (a, b), needs)))
+    return y
+
+
+def add(a, b):
+    """a + b with NumPy broadcasting."""
+    return _binary(a, b, np.add, (lambda g, a, b, y: g, lambda g, a, b, y: g))
+
+
+def subtract(a, b):
+    """a - b with NumPy broadcasting."""
+    return _binary(a, b, np.subtract, (lambda g, a, b, y: g, lambda g, a, b, y: -g))
+
+
+def multiply(a, b):
+    """a · b element-wise with NumPy broadcasting."""
+    return _binary(a, b, np.multiply, (lambda g, a, b, y: g * b, lambda g, a, b, y: g * a))
+
+
+def divide(a, b):
+    """a / b element-wise with NumPy broadcasting."""
+    return _binary(a, b, np.divide, (lambda g, a, b, y: g / b, lambda g, a, b, y: -g * y / b))
+
+
+def maximum(a, b):
+    """Element-wise maximum; the gradient goes to the larger input (to `a` on ties)."""
+    return _binary(a, b, np.maximum, (lambda g, a, b, y: g * (a >= b), lambda g, a, b, y: g * (a < b)))
+
+
+def minimum(a, b):
+    """Element-wise minimum; the gradient goes to the smaller input (to `a` on ties)."""
+    return _binary(a, b, np.minimum, (lambda g, a, b, y: g * (a <= b), lambda g, a, b, y: g * (a > b)))
+
+
+def _unary(x, forward, grad):
+    x = _x(x, "x")
+    y = np.asarray(forward(x), dtype=np.float32)
+    record(y, (x,), lambda g, needs: (grad(g, x, y),))
+    return y
+
+
+def negative(x):
+    """-x."""
+    return _unary(x, np.negative, lambda g, x, y: -g)
+
+
+def square(x):
+    """x², element-wise."""
+    return _unary(x, np.square, lambda g, x, y: 2 * g * x)
+
+
+def abs(x):  # noqa: A001 - mirrors keras.ops.abs
+    """|x|, element-wise (gradient sign(x), 0 at 0)."""
+    return _unary(x, np.abs, lambda g, x, y: g * np.sign(x))
+
+
+def exp(x):
+    """exp(x), element-wise."""
+    return _unary(x, np.exp, lambda g, x, y: g * y)
+
+
+def log(x):
+    """Natural logarithm, element-wise."""
+    return _unary(x, np.log, lambda g, x, y: g / x)
+
+
+def sqrt(x):
+    """Square root, element-wise."""
+    return _unary(x, np.sqrt, lambda g, x, y: g * 0.5 / y)
+
+
+def clip(x, x_min, x_max):
+    """x clipped to [x_min, x_max]; the gradient passes where x lies inside."""
+    return _unary(x, lambda v: np.clip(v, x_min, x_max),
+                  lambda g, x, y: g * ((x >= x_min) & (x <= x_max)))
+
+
+def where(condition, a, b):
+    """a where condition holds, else b (the condition is not differentiated)."""
+    cond = np.asarray(condition, dtype=bool)
+    return _binary(a, b, lambda a, b: np.where(cond, a, b),
+                   (lambda g, a, b, y: np.where(cond, g, 0), lambda g, a, b, y: np.where(cond, 0, g)))
+
+
+# ---- reductions and shapes ---------------------------------------------------------------------
+
+def sum(x, axis=None, keepdims=False):  # noqa: A001 - mirrors keras.ops.sum
+    """Sum over `axis` (all axes by default)."""
+    x = _x(x, "x")
+    y = np.asarray(np.sum(x, axis=axis, keepdims=keepdims), dtype=np.float32)
+    record(y, (x,), lambda g, needs: (np.broadcast_to(_keep(g, x.ndim, axis, keepdims), x.shape).astype(np.float32),))
+    return y
+
+
+def mean(x, axis=None, keepdims=False):
+    """Mean over `axis` (all axes by default)."""
+    x = _x(x, "x")
+    y = np.asarray(np.mean(x, axis=axis, keepdims=keepdims), dtype=np.float32)
+    n = x.size // max(y.size, 1) if x.size else 1
+    record(y, (x,), lambda g, needs: (np.broadcast_to(_keep(g, x.ndim, axis, keepdims) / n, x.shape).astype(np.float32),))
+    return y
+
+
+def _keep(g, ndim, axis, keepdims):
+    g = np.asarray(g, np.float32)
+    if keepdims or axis is None:
+        return g.reshape((1,) * ndim) if axis is None and not keepdims else g
+    axes = (axis,) if np.isscalar(axis) else tuple(axis)
+    return np.expand_dims(g, tuple(a % ndim for a in axes))
+
+
+def reshape(x, shape):
+    """x viewed with a new shape (copying only when x is not contiguous)."""
+    x = _x(x, "x")
+    y = x.reshape(shape)
+    if y is x or np.shares_memory(y, x) is False and y.base is None:
+        y = y.copy()
+    record(y, (x,), lambda g, needs: (np.asarray(g, np.float32).reshape(x.shape),))
+    return y
+
+
+def flatten(x):
+    """(batch, ...) -> (batch, features)."""
+    x = _x(x, "x")
+    return reshape(x, (x.shape[0], -1) if x.ndim else (1, 1))

@@ -1,0 +1,81 @@
+"""`Variable`: a named, mutable float array that layers own and optimizers update in place."""
+
+import numpy as np
+
+from . import autodiff
+
+
+class Variable:
+    """A model weight: a NumPy array with a name, a trainable flag and in-place updates.
+
+    Updates (`assign`, `assign_add`, `assign_sub`) write into the same array, so every reference
+    to `.value` sees them. Ops read a Variable through `.value`; on a recording GradientTape a
+    trainable Variable is watched automatically.
+
+    Args:
+        initializer: an array-like initial value, or a callable(shape, dtype) with `shape`.
+        shape: the shape when `initializer` is a callable.
+        dtype: "float32" by default.
+        trainable: whether optimizers update it.
+        name: a name for summaries and saved models.
+
+    Example:
+        >>> import numpy as np, fastdnn
+        >>> v = fastdnn.Variable(np.zeros(3), name="b")
+        >>> v.assign_add(np.ones(3)); v.numpy()
+        array([1., 1., 1.], dtype=float32)
+    """
+
+    def __init__(self, initializer, shape=None, dtype="float32", trainable=True, name=None):
+        if callable(initializer):
+            if shape is None:
+                raise ValueError("A Variable built from a callable initializer needs `shape`.")
+            value = initializer(tuple(shape), dtype=dtype)
+        else:
+            value = initializer
+        self._value = np.array(value, dtype=dtype, copy=True, order="C")
+        self.trainable = bool(trainable)
+        self.name = name or "variable"
+
+    @property
+    def value(self):
+        tape = autodiff.recording()
+        if tape is not None:
+            tape._watch_variable(self)
+        return self._value
+
+    @property
+    def shape(self):
+        return self._value.shape
+
+    @property
+    def dtype(self):
+        return self._value.dtype
+
+    @property
+    def size(self):
+        return self._value.size
+
+    def numpy(self):
+        """A copy of the current value."""
+        return self._value.copy()
+
+    def assign(self, value):
+        """Writes `value` into the variable (same shape required)."""
+        value = np.asarray(value, dtype=self._value.dtype)
+        if value.shape != self._value.shape:
+            raise ValueError(f"Cannot assign a value of shape {value.shape} to variable '{self.name}' "
+                             f"of shape {self._value.shape}.")
+        self._value[...] = value
+
+    def assign_add(self, delta):
+        self._value += np.asarray(delta, dtype=self._value.dtype)
+
+    def assign_sub(self, delta):
+        self._value -= np.asarray(delta, dtype=self._value.dtype)
+
+    def __array__(self, dtype=None, copy=None):
+        return self._value if dtype is None else self._value.astype(dtype)
+
+    def __repr__(self):
+        return f"<Variable '{self.name}' shape={self.shape} dtype={self.dtype}>"
