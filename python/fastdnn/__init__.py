@@ -9,7 +9,13 @@ Native CPU (AVX-512, AVX2, portable C++) and CUDA kernels under a Keras-compatib
 
 from ._version import __version__
 from . import _C  # noqa: F401  (the native core)
-from . import cuda, ops
+from . import autodiff, cuda, ops, random, utils
+from . import activations, callbacks, datasets, initializers, layers, losses, metrics, optimizers
+from . import models
+from .autodiff import GradientTape
+from .layers import Input
+from .models import Sequential
+from .variables import Variable
 from ._runtime import (
     available_isas,
     build_info,
@@ -20,7 +26,22 @@ from ._runtime import (
 )
 
 __all__ = [
+    "GradientTape",
+    "Input",
+    "Sequential",
+    "Variable",
     "__version__",
+    "activations",
+    "callbacks",
+    "datasets",
+    "initializers",
+    "layers",
+    "losses",
+    "metrics",
+    "models",
+    "optimizers",
+    "random",
+    "utils",
     "available_isas",
     "build_info",
     "cuda",

@@ -1,0 +1,211 @@
+"""Core layers: Input/InputLayer, Dense, Flatten, Activation, Dropout."""
+
+import math
+import operator
+
+import numpy as np
+
+from .. import activations, initializers, ops
+from .. import random as frandom
+from .base import Layer, serialize_object
+
+
+class KerasTensor:
+    """The symbolic input `Input(shape=...)` returns: a shape a Sequential model starts from."""
+
+    def __init__(self, shape, name=None):
+        self.shape = tuple(shape)
+        self.name = name
+
+    def __repr__(self):
+        return f"<KerasTensor shape={self.shape}, name={self.name}>"
+
+
+def Input(shape=None, batch_size=None, dtype=None, name=None, batch_shape=None):  # noqa: N802
+    """Declares a model input of `shape` (without the batch dimension), as keras.Input.
+
+    Example:
+        >>> import fastdnn
+        >>> fastdnn.Input(shape=[28, 28]).shape
+        (None, 28, 28)
+    """
+    if batch_shape is None:
+        if shape is None:
+            raise ValueError("Input needs `shape` (without the batch dimension) or `batch_shape`.")
+        batch_shape = (batch_size,) + tuple(shape)
+    return KerasTensor(batch_shape, name)
+
+
+class InputLayer(Layer):
+    """The input of a Sequential model: a shape and nothing to compute."""
+
+    def __init__(self, shape=None, batch_size=None, batch_shape=None, **kwargs):
+        if batch_shape is None and shape is not None:
+            batch_shape = (batch_size,) + tuple(shape)
+        kwargs.setdefault("batch_input_shape", batch_shape)
+        super().__init__(**kwargs)
+
+    def call(self, inputs):
+        return inputs
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+
+def _positive_int(name, value):
+    try:
+        value = operator.index(value)
+    except TypeError:
+        value = -1
+    if isinstance(value, bool) or value <= 0:
+        raise ValueError(f"Received an invalid value for `{name}`, expected a positive integer. "
+                         f"Received: {name}={value!r}")
+    return value
+
+
+class Dense(Layer):
+    """Densely connected layer: activation(inputs · kernel + bias).
+
+    Built-in activations run fused into the product's epilogue (native forward and backward).
+
+    Args:
+        units: output features, a positive integer.
+        activation: a name ("relu", "elu", ...), a callable, or None (linear).
+        use_bias: whether to add a bias.
+        kernel_initializer, bias_initializer: initializers or their names (Keras defaults
+            "glorot_uniform" and "zeros").
+        kernel_regularizer, bias_regularizer, activity_regularizer, kernel_constraint,
+            bias_constraint: accepted and stored in the config.
+
+    Example:
+        >>> import fastdnn
+        >>> layer = fastdnn.layers.Dense(300, activation="elu", kernel_initializer="he_normal")
+        >>> layer([[0.0] * 784]).shape
+        (1, 300)
+    """
+
+    def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
+                 activity_regularizer=None, kernel_constraint=None, bias_constraint=None, **kwargs):
+        super().__init__(**kwargs)
+        self.units = _positive_int("units", units)
+        self.activation = activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = kernel_regularizer
+        self.bias_regularizer = bias_regularizer
+        self.activity_regularizer = activity_regularizer
+        self.kernel_constraint = kernel_constraint
+        self.bias_constraint = bias_constraint
+
+    def build(self, input_shape):
+        self.kernel = self.add_weight((input_shape[-1], self.units), self.kernel_initializer,
+                                      name="kernel", regularizer=self.kernel_regularizer,
+                                      constraint=self.kernel_constraint)
+        self.bias = self.add_weight((self.units,), self.bias_initializer, name="bias",
+                                    regularizer=self.bias_regularizer,
+                                    constraint=self.bias_constraint) if self.use_bias else None
+        self.built = True
+
+    def call(self, inputs):
+        bias = self.bias.value if self.bias is not None else None
+        fused = activations.FUSED.get(self.activation, False)
+        if fused is not False:
+            return ops.dense(inputs, self.kernel.value, bias, fused)
+        return self.activation(ops.dense(inputs, self.kernel.value, bias))
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.units,)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({
+            "units": self.units,
+            "activation": activations.serialize(self.activation),
+            "use_bias": self.use_bias,
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": serialize_object(self.kernel_regularizer),
+            "bias_regularizer": serialize_object(self.bias_regularizer),
+            "activity_regularizer": serialize_object(self.activity_regularizer),
+            "kernel_constraint": serialize_object(self.kernel_constraint),
+            "bias_constraint": serialize_object(self.bias_constraint),
+        })
+        return config
+
+
+class Flatten(Layer):
+    """Flattens each sample: (batch, d1, d2, ...) -> (batch, d1·d2·...).
+
+    Example:
+        >>> import fastdnn, numpy as np
+        >>> fastdnn.layers.Flatten(input_shape=[28, 28])(np.zeros((2, 28, 28))).shape
+        (2, 784)
+    """
+
+    def __init__(self, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.data_format = data_format
+
+    def call(self, inputs):
+        return ops.flatten(inputs)
+
+    def compute_output_shape(self, input_shape):
+        rest = input_shape[1:]
+        return (input_shape[0], None if any(d is None for d in rest) else math.prod(rest))
+
+    def get_config(self):
+        return {**super().get_config(), "data_format": self.data_format}
+
+
+class Activation(Layer):
+    """Applies an activation function (a name or a callable)."""
+
+    def __init__(self, activation, **kwargs):
+        super().__init__(**kwargs)
+        self.activation = activations.get(activation)
+
+    def call(self, inputs):
+        return self.activation(inputs)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "activation": activations.serialize(self.activation)}
+
+
+class Dropout(Layer):
+    """Zeroes a fraction `rate` of the inputs during training and scales the rest by 1/(1-rate).
+
+    Args:
+        rate: fraction of the inputs to drop, in [0, 1).
+        noise_shape: shape of the binary mask, broadcast over the inputs (None: the inputs').
+        seed: integer seed for reproducible masks.
+    """
+
+    def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if not 0 <= rate < 1:
+            raise ValueError(f"Received an invalid value for `rate`, expected a float in [0, 1). Received: rate={rate}")
+        self.rate = float(rate)
+        self.noise_shape = None if noise_shape is None else tuple(noise_shape)
+        self.seed = seed
+        self._generator = frandom.SeedGenerator(seed) if seed is not None else None
+
+    def call(self, inputs, training=False):
+        if not training or self.rate == 0:
+            return inputs
+        shape = inputs.shape if self.noise_shape is None else tuple(
+            inputs.shape[i] if d is None else d for i, d in enumerate(self.noise_shape))
+        keep = frandom.uniform(shape, seed=self._generator) >= self.rate
+        return ops.multiply(inputs, keep.astype(np.float32) / (1.0 - self.rate))
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate,
+                "noise_shape": None if self.noise_shape is None else list(self.noise_shape),
+                "seed": self.seed}
