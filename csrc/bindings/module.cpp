@@ -18,6 +18,7 @@ py::tuple gemm_op(const py::array& a, const py::array& b, bool transpose_a, bool
                   bool keep_preactivation);
 void bind_activations(py::module_& m);
 void bind_losses(py::module_& m);
+void bind_optimizers(py::module_& m);
 }
 
 PYBIND11_MODULE(_C, m) {
@@ -32,6 +33,7 @@ PYBIND11_MODULE(_C, m) {
   m.def("set_num_threads", &set_num_threads, py::arg("n"));
   bind_activations(m);
   bind_losses(m);
+  bind_optimizers(m);
 
   m.def("available_isas", &available_isas);
   m.def("get_isa", &get_isa);

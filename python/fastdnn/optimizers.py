@@ -6,6 +6,8 @@ SGD is here; the other fast optimizers, clipping and schedules build on the same
 
 import numpy as np
 
+from . import _C
+
 
 class Optimizer:
     """Base optimizer: applies gradients to Variables in place.
@@ -30,10 +32,15 @@ class Optimizer:
 
     def apply_gradients(self, grads_and_vars):
         """Updates each variable with its gradient; pairs with a None gradient are skipped."""
-        for grad, var in grads_and_vars:
-            if grad is not None:
-                self.update_step(np.asarray(grad, np.float32), var, self.learning_rate)
+        pairs = [(np.asarray(g, np.float32), v) for g, v in grads_and_vars if g is not None]
+        if pairs:
+            self.update(pairs, self.learning_rate)
         self.iterations += 1
+
+    def update(self, pairs, learning_rate):
+        """Applies the rule to every (gradient, variable) pair; by default one at a time."""
+        for grad, var in pairs:
+            self.update_step(grad, var, learning_rate)
 
     def apply(self, grads, trainable_variables):
         """Keras 3 spelling: apply(grads, variables)."""
@@ -74,20 +81,12 @@ class SGD(Optimizer):
             raise ValueError(f"`momentum` must be a float between [0, 1]. Received: momentum={momentum}")
         self.momentum, self.nesterov = float(momentum), bool(nesterov)
 
-    def update_step(self, gradient, variable, learning_rate):
-        w = variable._value
-        if self.momentum == 0:
-            gradient *= learning_rate
-            w -= gradient
-            return
-        m = self.slot(variable, "momentum")
-        m *= self.momentum
-        gradient *= learning_rate
-        m -= gradient
-        if self.nesterov:
-            w += self.momentum * m - gradient
-        else:
-            w += m
+    def update(self, pairs, learning_rate):
+        """All variables in one native multi-tensor call."""
+        grads = [np.ascontiguousarray(g) for g, _ in pairs]
+        params = [v._value for _, v in pairs]
+        velocities = [self.slot(v, "momentum") for _, v in pairs] if self.momentum else None
+        _C.sgd_update(params, grads, velocities, learning_rate, self.momentum, self.nesterov)
 
     def get_config(self):
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
