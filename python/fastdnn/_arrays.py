@@ -34,4 +34,4 @@ def as_float32(x, name):
         raise TypeError(
             f"`{name}` must hold real numbers (float or integer). Received dtype={arr.dtype}."
         )
-    return np.ascontiguousarray(arr, dtype=np.float32)
+    return np.asarray(arr, dtype=np.float32, order="C")  # keeps 0-d arrays 0-d

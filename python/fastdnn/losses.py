@@ -353,8 +353,9 @@ class Loss:
         >>> class Huber(Loss):
         ...     def call(self, y_true, y_pred):
         ...         err = fastdnn.ops.abs(fastdnn.ops.subtract(y_true, y_pred))
-        ...         return fastdnn.ops.where(err < 1, fastdnn.ops.multiply(0.5, fastdnn.ops.square(err)),
-        ...                                  fastdnn.ops.subtract(err, 0.5))
+        ...         half = np.float32(0.5)
+        ...         return fastdnn.ops.where(err < 1, fastdnn.ops.multiply(half, fastdnn.ops.square(err)),
+        ...                                  fastdnn.ops.subtract(err, half))
         >>> Huber()(np.zeros(3), np.array([0.5, 2.0, -3.0]))
         array(1.375, dtype=float32)
 
@@ -462,6 +463,8 @@ class _NamedLoss(LossFunctionWrapper):
     def from_config(cls, config):
         return cls(**config)
 
+    __repr__ = Loss.__repr__
+
 
 class SparseCategoricalCrossentropy(_NamedLoss):
     """Cross-entropy between integer class labels and predicted class scores.
@@ -485,7 +488,8 @@ class SparseCategoricalCrossentropy(_NamedLoss):
     def __init__(self, from_logits=False, ignore_class=None, reduction="sum_over_batch_size",
                  name="sparse_categorical_crossentropy", dtype=None):
         if ignore_class is not None:
-            raise ValueError(f"`ignore_class` is not supported. Received: ignore_class={ignore_class}")
+            raise ValueError("`ignore_class` is not supported. "
+                             f"Received: ignore_class={ignore_class}")
         super().__init__(sparse_categorical_crossentropy, reduction=reduction, name=name,
                          dtype=dtype, from_logits=from_logits)
         self.from_logits = from_logits
@@ -604,7 +608,8 @@ def _lookup(name, custom_objects):
         return custom_objects[name]
     if name not in _REGISTRY:
         raise ValueError(f"Unknown loss {name!r}. Expected one of {_NAMES}, a dict "
-                         "{'class_name': ..., 'config': ...}, a Loss or a callable(y_true, y_pred).")
+                         "{'class_name': ..., 'config': ...}, a Loss or a "
+                         "callable(y_true, y_pred).")
     return _REGISTRY[name]
 
 
@@ -617,8 +622,8 @@ def serialize(loss):
         loss: a `Loss`, a loss function, or None.
 
     Example:
-        >>> serialize(MeanSquaredError())
-        {'class_name': 'MeanSquaredError', 'config': {'name': 'mean_squared_error', 'reduction': 'sum_over_batch_size'}}
+        >>> serialize(MeanSquaredError(name="mse"))
+        {'class_name': 'MeanSquaredError', 'config': {'name': 'mse', 'reduction': 'sum_over_batch_size'}}
 
     Raises:
         ValueError: for anything else.
@@ -643,8 +648,9 @@ def deserialize(config, custom_objects=None):
         custom_objects: optional dict of extra names -> classes or functions.
 
     Example:
-        >>> deserialize({"class_name": "BinaryCrossentropy", "config": {"from_logits": True}}).from_logits
-        True
+        >>> loss = deserialize({"class_name": "BinaryCrossentropy", "config": {"from_logits": True}})
+        >>> loss, loss.from_logits
+        (<BinaryCrossentropy name='binary_crossentropy' reduction='sum_over_batch_size'>, True)
 
     Raises:
         ValueError: for an unknown name or a malformed config.

@@ -231,8 +231,9 @@ def _samplewise(values, sample_weight):
         try:
             weight = np.broadcast_to(weight, values.shape)
         except ValueError:
-            raise ValueError(f"`sample_weight` of shape {np.shape(sample_weight)} does not match "
-                             f"values of shape {values.shape}; pass one weight per sample.") from None
+            raise ValueError(f"`sample_weight` of shape {np.shape(sample_weight)} does not "
+                             f"match values of shape {values.shape}; pass one weight per "
+                             "sample.") from None
         values = values * weight
         if weight.ndim > 1:
             weight = weight.mean(axis=tuple(range(1, weight.ndim)))
@@ -481,8 +482,8 @@ def serialize(metric):
         metric: a `Metric`, a metric function, or None.
 
     Example:
-        >>> serialize(BinaryAccuracy(threshold=0.7))
-        {'class_name': 'BinaryAccuracy', 'config': {'name': 'binary_accuracy', 'dtype': None, 'threshold': 0.7}}
+        >>> serialize(BinaryAccuracy(name="hits", threshold=0.7))
+        {'class_name': 'BinaryAccuracy', 'config': {'name': 'hits', 'dtype': None, 'threshold': 0.7}}
 
     Raises:
         ValueError: for anything else.

@@ -144,9 +144,7 @@ class Sequential:
     def compile(self, optimizer="rmsprop", loss=None, metrics=None, **kwargs):
         """Configures training: an optimizer (instance or name), a loss and metrics."""
         self.optimizer = optimizers_module.get(optimizer)
-        self.loss = losses_module.get(loss)
-        if not isinstance(self.loss, losses_module.Loss):  # a function: reduce it like Keras
-            self.loss = losses_module.LossFunctionWrapper(self.loss)
+        self.loss = losses_module.resolve(loss)
         self.compiled_metrics = [metrics_module.resolve(m, loss) for m in (metrics or [])]
         self._compile_kwargs = kwargs
 
