@@ -75,8 +75,15 @@ void sgd_update_op(const py::list& params, const py::list& grads, py::object vel
     spans.push_back(s);
   }
   py::gil_scoped_release nogil;
-  // Chunks of 64 Ki floats across all tensors; small models run inline on one thread.
-  constexpr int64_t kChunk = 1 << 16;
+  // Chunks of 64 Ki floats across all tensors, on the thread pool; models under 256 Ki
+  // parameters update inline, where waking a second thread costs more than it saves.
+  constexpr int64_t kChunk = 1 << 16, kParallelMin = 1 << 18;
+  int64_t total = 0;
+  for (const Span& s : spans) total += s.n;
+  if (total < kParallelMin) {
+    for (const Span& s : spans) sgd_span(s, 0, s.n, lr, momentum, nesterov);
+    return;
+  }
   std::vector<std::pair<int, int64_t>> chunks;
   for (int t = 0; t < (int)spans.size(); ++t)
     for (int64_t i = 0; i < spans[t].n; i += kChunk) chunks.emplace_back(t, i);

@@ -48,13 +48,15 @@ def record(output, inputs, backward):
         backward: fn(grad_output, needs) -> tuple with one gradient (or None) per input, where
             `needs[i]` says whether input i wants one.
     """
-    tape = recording()
-    if tape is None:
+    stack = getattr(_state, "tapes", None)
+    if not stack:
         return
-    needs = tuple(tape._needs(x) for x in inputs)
-    if any(needs):
+    tape = stack[-1]
+    watched, produced = tape._watched, tape._produced
+    needs = tuple(id(x) in watched or id(x) in produced for x in inputs)
+    if True in needs:
         tape._nodes.append((output, inputs, needs, backward))
-        tape._produced.add(id(output))
+        produced.add(id(output))
 
 
 def note(output, key, value):

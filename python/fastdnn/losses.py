@@ -44,9 +44,7 @@ def _tensor(x, name):
     identity on the tape), anything else converted."""
     if isinstance(x, Variable):
         return x.value
-    arr = as_float32(x, name)
-    # as_float32 gives a scalar shape (1,) (np.ascontiguousarray returns ndim >= 1): keep it 0-d.
-    return arr.reshape(()) if np.ndim(x) == 0 else arr
+    return as_float32(x, name)
 
 
 def _scalar(value):
