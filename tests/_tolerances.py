@@ -48,3 +48,35 @@ TORCH_ACT_RTOL = 2e-5
 TORCH_ACT_ATOL = 1e-30
 # Two float32 GEMMs each within gemm_atol of the exact value differ by up to twice that.
 TORCH_GEMM_FACTOR = 2.0
+
+
+# --- Gradient checks (test_ops_grad, test_autodiff, test_layers, test_activations_api) -------
+# The expected gradient is a central difference of a float64 NumPy reimplementation of the op,
+# taken at the very float32 inputs the op sees. With step h = 1e-6 its truncation error is
+# h²/6 · |f'''| ~ 1e-13 and its rounding error eps64 · |loss| / h ~ 1e-9 for the |loss| <= 50 of
+# these tests: exact for our purposes, so every difference is fastdnn's float32 backward.
+FD_STEP = 1e-6
+# A float32 backward rounds like a product: each gradient element is a sum of `depth` terms
+# (the batch rows for a kernel, the units for an input, 1 for an element-wise op), each rounded
+# to a few ulp, so its error is about sqrt(depth) · eps · (size of the terms). The terms are
+# bounded by the largest gradient element in these well-scaled tests, so
+#     atol = GRAD_ERR_FACTOR · eps · sqrt(depth) · max|grad|   (normwise over the array).
+# The largest error/atol seen over every op, layer, activation and kernel path is 2.3 with a
+# factor of 1 (sigmoid, whose derivative y·(1 - y) comes from the rounded output y, so near
+# y = 1 it carries eps/(1 - y) relative error); 8 leaves 3.5x headroom yet fails a gradient off
+# by 1e-4 relative at depth <= 37 (float16 rounding, a dropped term, a wrong slope or transpose
+# are all far larger).
+GRAD_ERR_FACTOR = 8.0
+
+
+def grad_atol(ref, depth=1):
+    """Absolute tolerance of a float32 gradient whose float64 finite-difference value is `ref`
+    and whose elements each sum `depth` terms."""
+    ref = np.asarray(ref, dtype=np.float64)
+    peak = float(np.max(np.abs(ref))) if ref.size else 0.0
+    return GRAD_ERR_FACTOR * EPS32 * np.sqrt(max(int(depth), 1)) * peak + 1e-30
+
+
+# Element-wise float32 arithmetic in NumPy rounds once (add, multiply, divide, sqrt: half an
+# ulp); NumPy's SIMD float32 exp and log are documented within 4 ulp. 8 ulp bounds both.
+ELEMENTWISE_RTOL = 8 * EPS32

@@ -8,6 +8,8 @@ a callable to a function; Dense fuses the ones in `FUSED` into its product's epi
     True
 """
 
+import numpy as np
+
 from . import ops
 
 
@@ -21,8 +23,9 @@ def relu(x, negative_slope=0.0, max_value=None, threshold=0.0):
     if max_value is None and threshold == 0.0:
         return ops.relu(x) if negative_slope == 0.0 else ops.leaky_relu(x, negative_slope)
     x = ops._x(x, "x")
-    y = ops.where(x >= threshold, x, ops.multiply(x - threshold, negative_slope) if negative_slope else 0.0)
-    return y if max_value is None else ops.minimum(y, max_value)
+    below = ops.multiply(ops.subtract(x, np.float32(threshold)), np.float32(negative_slope))
+    y = ops.where(x >= threshold, x, below)
+    return y if max_value is None else ops.minimum(y, np.float32(max_value))
 
 
 def leaky_relu(x, negative_slope=0.2):
@@ -55,7 +58,22 @@ def softmax(x, axis=-1):
     return ops.softmax(x, axis=axis)
 
 
-_REGISTRY = {f.__name__: f for f in (linear, relu, leaky_relu, elu, selu, sigmoid, tanh, softmax)}
+def swish(x):
+    """x · sigmoid(x) (also called silu)."""
+    return ops.multiply(x, ops.sigmoid(x))
+
+
+silu = swish
+
+
+def gelu(x, approximate=True):
+    """Gaussian error linear unit: x·Φ(x), or its tanh approximation (Keras 3's default)."""
+    return ops.gelu(x, approximate=approximate)
+
+
+_REGISTRY = {f.__name__: f for f in (linear, relu, leaky_relu, elu, selu, sigmoid, tanh, softmax,
+                                      swish, gelu)}
+_REGISTRY["silu"] = swish
 
 # Functions the dense kernel applies in its epilogue, by the name the native op knows.
 FUSED = {linear: None, relu: "relu", leaky_relu: "leaky_relu", elu: "elu", selu: "selu",

@@ -40,7 +40,7 @@ def recording():
 
 
 def record(output, inputs, backward):
-    """Records `output = op(*inputs)` on the active tape, if any input needs a gradient.
+    """Records `output = op(*inputs)` on the active tapes where an input needs a gradient.
 
     Args:
         output: the op's result (an ndarray).
@@ -51,12 +51,12 @@ def record(output, inputs, backward):
     stack = getattr(_state, "tapes", None)
     if not stack:
         return
-    tape = stack[-1]
-    watched, produced = tape._watched, tape._produced
-    needs = tuple(id(x) in watched or id(x) in produced for x in inputs)
-    if True in needs:
-        tape._nodes.append((output, inputs, needs, backward))
-        produced.add(id(output))
+    for tape in stack:  # every active tape records, as in TensorFlow
+        watched, produced = tape._watched, tape._produced
+        needs = tuple(id(x) in watched or id(x) in produced for x in inputs)
+        if True in needs:
+            tape._nodes.append((output, inputs, needs, backward))
+            produced.add(id(output))
 
 
 def note(output, key, value):
@@ -161,5 +161,5 @@ class GradientTape:
                     grads[key] = gx if prev is None else prev + gx
         if not self.persistent:
             self._nodes, self._notes = [], {}
-        out = [grads.get(k) for k in keys]
+        out = [None if grads.get(k) is None else np.asarray(grads[k], np.float32) for k in keys]
         return out[0] if single else out

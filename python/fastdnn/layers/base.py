@@ -14,7 +14,9 @@ _name_counts = collections.Counter()
 
 
 def _snake(name):
-    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
+    """Keras's to_snake_case: 'Dense' -> 'dense', 'PReLU' -> 'p_re_lu'."""
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 def unique_name(base):

@@ -54,13 +54,13 @@ class InputLayer(Layer):
 
 def _positive_int(name, value):
     try:
-        value = operator.index(value)
+        number = None if isinstance(value, bool) else operator.index(value)
     except TypeError:
-        value = -1
-    if isinstance(value, bool) or value <= 0:
+        number = None
+    if number is None or number <= 0:
         raise ValueError(f"Received an invalid value for `{name}`, expected a positive integer. "
                          f"Received: {name}={value!r}")
-    return value
+    return number
 
 
 class Dense(Layer):
