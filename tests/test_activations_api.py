@@ -206,3 +206,30 @@ def test_matches_torch(name, rng):
     (tfn(x_t) * torch.from_numpy(w.astype(np.float64))).sum().backward()
     g_t = x_t.grad.numpy()
     assert_close(g, g_t, grad_atol(g_t, 23 if name == "softmax" else 1), what=f"d {name} vs torch")
+
+
+@pytest.mark.parametrize("approximate", [True, False])
+def test_gelu_value_and_gradient_against_float64(approximate):
+    import math
+
+    x = np.linspace(-5, 5, 41).astype(np.float32)
+    x64 = x.astype(np.float64)
+    if approximate:
+        def f(v):
+            return 0.5 * v * (1 + np.tanh(math.sqrt(2 / math.pi) * (v + 0.044715 * v ** 3)))
+    else:
+        def f(v):
+            return v * 0.5 * (1 + np.array([math.erf(t / math.sqrt(2)) for t in v]))
+    with fastdnn.GradientTape() as tape:
+        tape.watch(x)
+        y = activations.gelu(x, approximate=approximate)
+        total = fastdnn.ops.sum(y)
+    np.testing.assert_allclose(y, f(x64), rtol=1e-6, atol=1e-7)
+    numeric = (f(x64 + 1e-6) - f(x64 - 1e-6)) / 2e-6
+    np.testing.assert_allclose(tape.gradient(total, x), numeric, rtol=1e-5, atol=1e-6)
+
+
+def test_swish_is_x_times_sigmoid():
+    x = np.linspace(-6, 6, 25).astype(np.float32)
+    np.testing.assert_allclose(activations.get("swish")(x), x / (1 + np.exp(-x.astype(np.float64))), rtol=1e-6)
+    assert activations.get("silu") is activations.swish
