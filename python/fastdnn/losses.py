@@ -90,9 +90,10 @@ def _check_probabilities(y_pred, loss):
                          f"Received: y_pred.shape={y_pred.shape}")
 
 
-def _class_labels(y_true, y_pred):
-    """Sparse labels as int64 of shape y_pred.shape[:-1], checked to lie in [0, classes)."""
-    labels = np.asarray(y_true)
+def _class_labels(y_true, y_pred, check_range=True):
+    """Sparse labels as int64 of shape y_pred.shape[:-1], checked to lie in [0, classes) (the
+    fused native kernel checks the range itself, so its callers skip that pass)."""
+    labels = y_true if isinstance(y_true, np.ndarray) else np.asarray(y_true)
     if labels.ndim == y_pred.ndim and labels.ndim > 0 and labels.shape[-1] == 1:
         labels = labels.reshape(labels.shape[:-1])
     if labels.shape != y_pred.shape[:-1]:
@@ -100,22 +101,25 @@ def _class_labels(y_true, y_pred):
             "sparse_categorical_crossentropy expects one class index per sample: `y_true` of "
             f"shape {y_pred.shape[:-1]} or {y_pred.shape[:-1] + (1,)} for y_pred of shape "
             f"{y_pred.shape}. Received: y_true.shape={np.shape(y_true)}")
-    if labels.dtype.kind == "f":
+    kind = labels.dtype.kind
+    if kind == "f":
         with np.errstate(invalid="ignore"):
             integral = np.mod(labels, 1) == 0
         if not integral.all():
             i = np.argwhere(~integral)[0]
             raise ValueError("Class labels must be integers. Received: "
                              f"y_true={labels[tuple(i)]!r} at index {tuple(int(k) for k in i)}")
-    elif labels.dtype.kind not in "iub":
+    elif kind not in "iub":
         raise TypeError(f"Class labels must be integers. Received: y_true.dtype={labels.dtype}")
-    labels = labels.astype(np.int64)
+    if labels.dtype != np.int64:
+        labels = labels.astype(np.int64)
     classes = y_pred.shape[-1]
-    bad = (labels < 0) | (labels >= classes)
-    if bad.any():
-        i = tuple(int(k) for k in np.argwhere(bad)[0])
-        raise ValueError(f"Class labels must lie in [0, {classes}) for y_pred with {classes} "
-                         f"classes. Received: y_true={int(labels[i])} at index {i}")
+    if check_range:
+        bad = (labels < 0) | (labels >= classes)
+        if bad.any():
+            i = tuple(int(k) for k in np.argwhere(bad)[0])
+            raise ValueError(f"Class labels must lie in [0, {classes}) for y_pred with {classes} "
+                             f"classes. Received: y_true={int(labels[i])} at index {i}")
     return labels
 
 
@@ -183,8 +187,8 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_cl
         raise ValueError(f"`ignore_class` is not supported. Received: ignore_class={ignore_class}")
     y_pred = _tensor(y_pred, "y_pred")
     _check_probabilities(y_pred, "sparse_categorical_crossentropy")
-    labels = _class_labels(y_true, y_pred)
     logits = y_pred if from_logits else ops.softmax_logits(y_pred)
+    labels = _class_labels(y_true, y_pred, check_range=logits is None)
     if logits is not None:
         return _fused(ops.sparse_softmax_cross_entropy, logits, labels)
     onehot = np.eye(y_pred.shape[-1], dtype=np.float32)[labels]
@@ -322,6 +326,8 @@ def _reduce_weighted(values, sample_weight, reduction):
         values = ops.multiply(values, weight)
     if reduction in (None, "none") or values.ndim == 0:
         return values
+    if weight is None and reduction in ("sum_over_batch_size", "mean") and values.size:
+        return ops.mean(values)
     total = ops.sum(values)
     if reduction == "sum":
         return total

@@ -100,7 +100,7 @@ def sparse_categorical_accuracy(y_true, y_pred):
         >>> sparse_categorical_accuracy([[2], [1]], [[0.1, 0.6, 0.3], [0.05, 0.95, 0]])
         array([0., 1.])
     """
-    y_true, y_pred = _f64(y_true), _f64(y_pred)
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)  # argmax needs no float64 copy
     if y_true.ndim == y_pred.ndim and y_true.ndim > 0 and y_true.shape[-1] == 1:
         y_true = y_true.reshape(y_true.shape[:-1])
     return (y_true == np.argmax(y_pred, axis=-1)).astype(np.float64)
@@ -265,6 +265,10 @@ class Mean(Metric):
 
     def update_state(self, values, sample_weight=None):
         """Adds a batch of values (each sample's values averaged first) with optional weights."""
+        if sample_weight is None and isinstance(values, np.ndarray) and values.ndim == 1:
+            self.total._value += values.sum(dtype=np.float64)  # the per-batch path of fit
+            self.count._value += values.shape[0]
+            return
         values, weight = _samplewise(values, sample_weight)
         self.total.assign_add(values.sum())
         if weight is not None:

@@ -28,6 +28,11 @@ _ACTIVATION_CODES = {
     "tanh": 6,
 }
 
+# (code, alpha) of activations called without arguments.
+_PLAIN_CODES = {None: (0, 0.0), "linear": (0, 0.0), "identity": (0, 0.0), "relu": (1, 0.0),
+                "leaky_relu": (2, 0.2), "elu": (3, 1.0), "selu": (4, 0.0), "sigmoid": (5, 0.0),
+                "tanh": (6, 0.0)}
+
 # Keyword arguments each activation accepts, with defaults. leaky_relu takes Keras 3's
 # `negative_slope` and the book's `alpha`; elu takes `alpha`.
 _ACTIVATION_PARAMS = {
@@ -49,6 +54,8 @@ def _x(x, name):
 
 def _activation(activation, kwargs):
     """Maps an activation name and its keyword arguments to (code, alpha)."""
+    if not kwargs and activation in _PLAIN_CODES:  # the common case, without the checks below
+        return _PLAIN_CODES[activation]
     if activation is not None and not isinstance(activation, str):
         raise TypeError(
             "`activation` must be one of "
@@ -470,18 +477,27 @@ def where(condition, a, b):
 
 def sum(x, axis=None, keepdims=False):  # noqa: A001 - mirrors keras.ops.sum
     """Sum over `axis` (all axes by default)."""
-    x = _x(x, "x")
-    y = np.asarray(np.sum(x, axis=axis, keepdims=keepdims), dtype=np.float32)
-    record(y, (x,), lambda g, needs: (np.broadcast_to(_keep(g, x.ndim, axis, keepdims), x.shape).astype(np.float32),))
-    return y
+    return _reduce(x, axis, keepdims, 1.0)
 
 
 def mean(x, axis=None, keepdims=False):
     """Mean over `axis` (all axes by default)."""
+    return _reduce(x, axis, keepdims, None)
+
+
+def _reduce(x, axis, keepdims, scale):
+    """Sum (scale 1) or mean (scale None: 1/count) over `axis`; the backward spreads the gradient."""
     x = _x(x, "x")
-    y = np.asarray(np.mean(x, axis=axis, keepdims=keepdims), dtype=np.float32)
-    n = x.size // max(y.size, 1) if x.size else 1
-    record(y, (x,), lambda g, needs: (np.broadcast_to(_keep(g, x.ndim, axis, keepdims) / n, x.shape).astype(np.float32),))
+    total = np.add.reduce(x, axis=axis, keepdims=keepdims, dtype=np.float64)
+    if scale is None:
+        count = x.size // max(np.size(total), 1) if x.size else 1
+        scale = 1.0 / count if count else float("nan")
+    y = np.asarray(total * scale, dtype=np.float32)
+    if axis is None and not keepdims:
+        record(y, (x,), lambda g, needs: (np.full(x.shape, float(g) * scale, np.float32),))
+    else:
+        record(y, (x,), lambda g, needs: (
+            np.broadcast_to(_keep(g, x.ndim, axis, keepdims) * np.float32(scale), x.shape).astype(np.float32),))
     return y
 
 

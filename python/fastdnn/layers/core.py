@@ -90,6 +90,7 @@ class Dense(Layer):
         super().__init__(**kwargs)
         self.units = _positive_int("units", units)
         self.activation = activations.get(activation)
+        self._fused = activations.FUSED.get(self.activation, False)  # name for ops.dense, or False
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
@@ -110,9 +111,8 @@ class Dense(Layer):
 
     def call(self, inputs):
         bias = self.bias.value if self.bias is not None else None
-        fused = activations.FUSED.get(self.activation, False)
-        if fused is not False:
-            return ops.dense(inputs, self.kernel.value, bias, fused)
+        if self._fused is not False:
+            return ops.dense(inputs, self.kernel.value, bias, self._fused)
         return self.activation(ops.dense(inputs, self.kernel.value, bias))
 
     def compute_output_shape(self, input_shape):
