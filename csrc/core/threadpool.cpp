@@ -69,7 +69,12 @@ class Pool {
       cv_.notify_all();
     }
     work();  // the caller takes tasks too
-    while (pending_.load(std::memory_order_acquire) > 0) FASTDNN_PAUSE();
+    // Wait for tasks other threads hold; yield after a short spin, so a worker that lost its
+    // CPU to another process gets it back instead of the caller burning it.
+    for (int spins = 0; pending_.load(std::memory_order_acquire) > 0; ++spins) {
+      if (spins < 4096) FASTDNN_PAUSE();
+      else std::this_thread::yield();
+    }
     job_.store(nullptr, std::memory_order_relaxed);
     if (error_) std::rethrow_exception(error_);
   }
