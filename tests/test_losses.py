@@ -710,3 +710,31 @@ def test_regression_losses_match_torch(loss, torch_fn, rng):
     value, grad = tape_loss(loss, t, y)
     assert_close(value, expected, TORCH_RTOL, LOSS_ATOL)
     assert_close(grad, expected_grad, TORCH_GRAD_RTOL, GRAD_ATOL)
+
+
+@pytest.mark.parametrize("from_logits", [True, False])
+@pytest.mark.parametrize("label_shape", ["flat", "column"])
+def test_fused_mean_fast_path_matches_general_path(from_logits, label_shape):
+    """The training hot path (one native call for mean sparse CE) gives the general path's value
+    and gradient, from logits and from a recorded softmax."""
+
+    r = np.random.default_rng(7)
+    logits = r.normal(0, 3, (9, 5)).astype(np.float32)
+    labels = r.integers(0, 5, 9)
+    y = labels if label_shape == "flat" else labels.reshape(-1, 1)
+    loss = L.SparseCategoricalCrossentropy(from_logits=from_logits)
+    results = []
+    for weights in (None, np.ones(9, np.float32)):  # sample weights force the general path
+        with GradientTape() as tape:
+            tape.watch(logits)
+            scores = logits if from_logits else ops.softmax(logits)
+            value = loss(y, scores, sample_weight=weights)
+        results.append((float(value), tape.gradient(value, logits)))
+    (fast_value, fast_grad), (slow_value, slow_grad) = results
+    assert fast_value == pytest.approx(slow_value, rel=1e-6)
+    np.testing.assert_allclose(fast_grad, slow_grad, rtol=1e-5, atol=1e-7)
+    z = logits.astype(np.float64) - logits.max(1, keepdims=True)
+    p = np.exp(z) / np.exp(z).sum(1, keepdims=True)
+    np.testing.assert_allclose(fast_grad, (p - np.eye(5)[labels]) / 9, rtol=1e-5, atol=1e-7)
+    with pytest.raises(ValueError, match=r"\[0, 5\)"):
+        loss(np.full(9, 5), logits if from_logits else ops.softmax(logits))

@@ -385,9 +385,17 @@ class Loss:
             y_pred: predictions; on a recording tape the result is differentiable in y_pred.
             sample_weight: optional weights, one per sample (broadcast against the losses).
         """
+        if sample_weight is None and self.reduction in ("sum_over_batch_size", "mean"):
+            fast = self._fused_mean(y_true, y_pred)
+            if fast is not None:
+                return fast
         y_pred = _tensor(y_pred, "y_pred")
         y_true = _tensor(y_true, "y_true")
         return _reduce_weighted(self.call(y_true, y_pred), sample_weight, self.reduction)
+
+    def _fused_mean(self, y_true, y_pred):
+        """The mean loss in one fused native op where this loss allows it, else None."""
+        return None
 
     def call(self, y_true, y_pred):
         """Per-sample losses; subclasses implement it."""
@@ -439,6 +447,22 @@ class LossFunctionWrapper(Loss):
     def call(self, y_true, y_pred):
         y_true, y_pred = _squeeze_or_expand(y_true, y_pred)
         return self.fn(y_true, y_pred, **self._fn_kwargs)
+
+    def _fused_mean(self, y_true, y_pred):
+        """Sparse cross-entropy of 2-D scores from logits (or from a recorded softmax) with
+        integer labels: one native call gives the mean loss and its gradient, the training
+        step's hot path. Anything else takes the general path."""
+        if self.fn is not sparse_categorical_crossentropy or not isinstance(y_pred, np.ndarray):
+            return None
+        logits = y_pred if self._fn_kwargs.get("from_logits") else ops.softmax_logits(y_pred)
+        labels = y_true if isinstance(y_true, np.ndarray) else None
+        if logits is None or logits.ndim != 2 or labels is None or labels.dtype.kind not in "iu":
+            return None
+        if labels.shape != (logits.shape[0],):
+            if labels.shape != (logits.shape[0], 1):
+                return None
+            labels = labels.reshape(-1)
+        return ops.sparse_softmax_cross_entropy_mean(logits, labels)
 
     def get_config(self):
         return {**super().get_config(), "fn": serialize(self.fn), **self._fn_kwargs}

@@ -350,6 +350,19 @@ def sparse_softmax_cross_entropy(logits, labels):
     return loss
 
 
+def sparse_softmax_cross_entropy_mean(logits, labels):
+    """Mean over the batch of `sparse_softmax_cross_entropy`, as one native call and one tape
+    node (the kernel scales the gradient by 1/batch itself). Returns a 0-d float32 array."""
+    logits = _x(logits, "logits")
+    labels = _labels(labels, logits)
+    n = logits.shape[0]
+    need = recording() is not None
+    loss, dlogits = _C.softmax_xent(logits, labels, None, 1.0 / n if n else 0.0, need)
+    y = np.asarray(np.add.reduce(loss, dtype=np.float64) / n if n else 0.0, dtype=np.float32)
+    record(y, (logits,), lambda g, needs: (dlogits * np.float32(g),))
+    return y
+
+
 def softmax_cross_entropy(logits, targets):
     """Per-sample cross-entropy of softmax(logits) against target distributions (fused, native)."""
     logits = _x(logits, "logits")
@@ -362,6 +375,10 @@ def softmax_cross_entropy(logits, targets):
 
 def _labels(labels, logits):
     labels = np.asarray(labels)
+    if labels.dtype == np.int64 and labels.ndim == 1 and labels.flags.c_contiguous:
+        if logits.ndim != 2:
+            raise ValueError(f"Logits must have shape (batch, classes). Received shape {logits.shape}.")
+        return labels
     if labels.dtype.kind not in "iub":
         if labels.dtype.kind == "f" and np.all(np.mod(labels, 1) == 0):
             labels = labels.astype(np.int64)
