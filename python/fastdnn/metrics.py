@@ -277,8 +277,8 @@ class Mean(Metric):
             self.count.assign_add(values.shape[0] if values.ndim else 1)
 
     def result(self):
-        count = float(self.count.numpy())
-        return float(self.total.numpy()) / count if count else 0.0
+        count = float(self.count._value)
+        return float(self.total._value) / count if count else 0.0
 
 
 class MeanMetricWrapper(Mean):
