@@ -54,8 +54,8 @@ def _x(x, name):
 
 def _activation(activation, kwargs):
     """Maps an activation name and its keyword arguments to (code, alpha)."""
-    if not kwargs and activation in _PLAIN_CODES:  # the common case, without the checks below
-        return _PLAIN_CODES[activation]
+    if not kwargs and (activation is None or type(activation) is str) and activation in _PLAIN_CODES:
+        return _PLAIN_CODES[activation]  # the common case, without the checks below
     if activation is not None and not isinstance(activation, str):
         raise TypeError(
             "`activation` must be one of "
