@@ -32,6 +32,7 @@ __all__ = [
     "Variable",
     "__version__",
     "activations",
+    "autodiff",
     "callbacks",
     "datasets",
     "initializers",

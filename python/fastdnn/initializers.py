@@ -21,6 +21,7 @@ import re
 import numpy as np
 
 from . import random
+from ._registry import Registry
 
 
 def compute_fans(shape):
@@ -581,75 +582,10 @@ _REGISTRY.update({  # Keras 3's aliases
 })
 
 
-def _lookup(name, custom_objects):
-    if custom_objects and name in custom_objects:
-        return custom_objects[name]
-    if name not in _REGISTRY:
-        raise ValueError(
-            f"Unknown initializer {name!r}. Expected one of {sorted(_REGISTRY)}, a dict "
-            "{'class_name': ..., 'config': ...}, an Initializer or a callable(shape, dtype)."
-        )
-    return _REGISTRY[name]
-
-
-def serialize(initializer):
-    """Returns {"class_name": ..., "config": ...} for an initializer (None for None).
-
-    A plain function serializes by name as {"class_name": "function", "config": name}; pass
-    it back in `custom_objects` to deserialize it.
-
-    Args:
-        initializer: An `Initializer`, a function, or None.
-
-    Example:
-        >>> serialize(HeNormal(seed=3))
-        {'class_name': 'HeNormal', 'config': {'seed': 3}}
-
-    Raises:
-        ValueError: for anything else.
-    """
-    if initializer is None:
-        return None
-    if isinstance(initializer, Initializer):
-        return {"class_name": type(initializer).__name__, "config": initializer.get_config()}
-    if callable(initializer) and hasattr(initializer, "__name__"):
-        return {"class_name": "function", "config": initializer.__name__}
-    raise ValueError(
-        "Received an invalid value for `initializer`, expected an Initializer or a function. "
-        f"Received: initializer={initializer!r}"
-    )
-
-
-def deserialize(config, custom_objects=None):
-    """Builds an initializer from `serialize`'s output, a Keras config or a name.
-
-    Keys other than "class_name" and "config" (Keras 3's "module", "registered_name") are
-    ignored.
-
-    Args:
-        config: A dict {"class_name": ..., "config": {...}} or a registered name.
-        custom_objects: Optional dict of extra names -> classes or functions.
-
-    Example:
-        >>> deserialize({"class_name": "VarianceScaling", "config": {"scale": 2.0}}).scale
-        2.0
-
-    Raises:
-        ValueError: for an unknown name or a malformed config.
-    """
-    if isinstance(config, str):
-        obj = _lookup(config, custom_objects)
-        return obj() if inspect.isclass(obj) else obj
-    if not isinstance(config, dict) or not isinstance(config.get("class_name"), str):
-        raise ValueError(
-            "Received an invalid value for `config`, expected a dict with a 'class_name' "
-            f"string and a 'config' dict. Received: config={config!r}"
-        )
-    class_name, inner = config["class_name"], config.get("config") or {}
-    if class_name == "function":
-        return _lookup(inner, custom_objects)
-    cls = _lookup(class_name, custom_objects)
-    return cls.from_config(inner) if hasattr(cls, "from_config") else cls(**inner)
+_FAMILY = Registry("initializer", Initializer, _REGISTRY, "an Initializer or a callable(shape, dtype)")
+_lookup = _FAMILY.lookup
+serialize = _FAMILY.serialize
+deserialize = _FAMILY.deserialize
 
 
 def get(identifier):

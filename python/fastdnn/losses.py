@@ -31,6 +31,7 @@ import numpy as np
 
 from . import ops
 from ._arrays import as_float32
+from ._registry import Registry
 from .autodiff import record
 from .variables import Variable
 
@@ -631,69 +632,10 @@ _REGISTRY.update({  # Keras 3's aliases
 _NAMES = sorted(k for k in _REGISTRY if k not in ("Loss", "LossFunctionWrapper"))
 
 
-def _lookup(name, custom_objects):
-    if custom_objects and name in custom_objects:
-        return custom_objects[name]
-    if name not in _REGISTRY:
-        raise ValueError(f"Unknown loss {name!r}. Expected one of {_NAMES}, a dict "
-                         "{'class_name': ..., 'config': ...}, a Loss or a "
-                         "callable(y_true, y_pred).")
-    return _REGISTRY[name]
-
-
-def serialize(loss):
-    """Returns {"class_name": ..., "config": ...} for a loss (None for None).
-
-    A function serializes by name as {"class_name": "function", "config": name}.
-
-    Args:
-        loss: a `Loss`, a loss function, or None.
-
-    Example:
-        >>> serialize(MeanSquaredError(name="mse"))
-        {'class_name': 'MeanSquaredError', 'config': {'name': 'mse', 'reduction': 'sum_over_batch_size'}}
-
-    Raises:
-        ValueError: for anything else.
-    """
-    if loss is None:
-        return None
-    if isinstance(loss, Loss):
-        return {"class_name": type(loss).__name__, "config": loss.get_config()}
-    if callable(loss) and hasattr(loss, "__name__"):
-        return {"class_name": "function", "config": loss.__name__}
-    raise ValueError(f"Could not serialize loss {loss!r}: expected a Loss or a function.")
-
-
-def deserialize(config, custom_objects=None):
-    """Builds a loss from `serialize`'s output, a Keras config or a registered name.
-
-    Keys other than "class_name" and "config" (Keras 3's "module", "registered_name") are
-    ignored. A class name gives an instance; a function name gives the function.
-
-    Args:
-        config: a dict {"class_name": ..., "config": ...} or a name.
-        custom_objects: optional dict of extra names -> classes or functions.
-
-    Example:
-        >>> loss = deserialize({"class_name": "BinaryCrossentropy", "config": {"from_logits": True}})
-        >>> loss, loss.from_logits
-        (<BinaryCrossentropy name='binary_crossentropy' reduction='sum_over_batch_size'>, True)
-
-    Raises:
-        ValueError: for an unknown name or a malformed config.
-    """
-    if isinstance(config, str):
-        obj = _lookup(config, custom_objects)
-        return obj() if inspect.isclass(obj) else obj
-    if not isinstance(config, dict) or not isinstance(config.get("class_name"), str):
-        raise ValueError("Received an invalid value for `config`, expected a dict with a "
-                         f"'class_name' string and a 'config' dict. Received: config={config!r}")
-    class_name, inner = config["class_name"], config.get("config") or {}
-    if class_name == "function":
-        return _lookup(inner, custom_objects)
-    cls = _lookup(class_name, custom_objects)
-    return cls.from_config(inner) if hasattr(cls, "from_config") else cls(**inner)
+_FAMILY = Registry("loss", Loss, _REGISTRY, "a Loss or a callable(y_true, y_pred)", _NAMES)
+_lookup = _FAMILY.lookup
+serialize = _FAMILY.serialize
+deserialize = _FAMILY.deserialize
 
 
 def get(identifier):

@@ -19,6 +19,7 @@ import numpy as np
 
 from . import initializers
 from . import losses as losses_module
+from ._registry import Registry
 from .variables import Variable
 
 
@@ -467,68 +468,11 @@ _REGISTRY.update({  # Keras 3's aliases
 _NAMES = sorted(k for k in _REGISTRY if k not in ("Metric", "MeanMetricWrapper"))
 
 
-def _lookup(name, custom_objects):
-    if custom_objects and name in custom_objects:
-        return custom_objects[name]
-    if name not in _REGISTRY:
-        raise ValueError(f"Unknown metric {name!r}. Expected one of {_NAMES}, 'accuracy' or "
-                         "'acc' in compile(), a dict {'class_name': ..., 'config': ...}, a Metric "
-                         "or a callable(y_true, y_pred).")
-    return _REGISTRY[name]
-
-
-def serialize(metric):
-    """Returns {"class_name": ..., "config": ...} for a metric (None for None).
-
-    A function serializes by name as {"class_name": "function", "config": name}.
-
-    Args:
-        metric: a `Metric`, a metric function, or None.
-
-    Example:
-        >>> serialize(BinaryAccuracy(name="hits", threshold=0.7))
-        {'class_name': 'BinaryAccuracy', 'config': {'name': 'hits', 'dtype': None, 'threshold': 0.7}}
-
-    Raises:
-        ValueError: for anything else.
-    """
-    if metric is None:
-        return None
-    if isinstance(metric, Metric):
-        return {"class_name": type(metric).__name__, "config": metric.get_config()}
-    if callable(metric) and hasattr(metric, "__name__"):
-        return {"class_name": "function", "config": metric.__name__}
-    raise ValueError(f"Could not serialize metric {metric!r}: expected a Metric or a function.")
-
-
-def deserialize(config, custom_objects=None):
-    """Builds a metric from `serialize`'s output, a Keras config or a registered name.
-
-    Keys other than "class_name" and "config" are ignored. A class name gives an instance; a
-    function name gives the function.
-
-    Args:
-        config: a dict {"class_name": ..., "config": ...} or a name.
-        custom_objects: optional dict of extra names -> classes or functions.
-
-    Example:
-        >>> deserialize({"class_name": "Mean", "config": {"name": "loss"}}).name
-        'loss'
-
-    Raises:
-        ValueError: for an unknown name or a malformed config.
-    """
-    if isinstance(config, str):
-        obj = _lookup(config, custom_objects)
-        return obj() if inspect.isclass(obj) else obj
-    if not isinstance(config, dict) or not isinstance(config.get("class_name"), str):
-        raise ValueError("Received an invalid value for `config`, expected a dict with a "
-                         f"'class_name' string and a 'config' dict. Received: config={config!r}")
-    class_name, inner = config["class_name"], config.get("config") or {}
-    if class_name == "function":
-        return _lookup(inner, custom_objects)
-    cls = _lookup(class_name, custom_objects)
-    return cls.from_config(inner) if hasattr(cls, "from_config") else cls(**inner)
+_FAMILY = Registry("metric", Metric, _REGISTRY, "'accuracy' or 'acc' in compile(), a Metric or a "
+                   "callable(y_true, y_pred)", _NAMES)
+_lookup = _FAMILY.lookup
+serialize = _FAMILY.serialize
+deserialize = _FAMILY.deserialize
 
 
 def get(identifier):
