@@ -337,3 +337,24 @@ def test_errors_say_what_was_received():
         LambdaCallback(on_epoch_ends=print)
     with pytest.raises(TypeError, match=r"Received: <class .*History"):
         CallbackList([History])
+
+
+def test_fit_calls_batch_hooks_only_when_a_callback_overrides_them():
+    import numpy as np
+
+    import fastdnn as keras
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input(shape=[3]), keras.layers.Dense(2, activation="softmax")])
+    model.compile(loss="sparse_categorical_crossentropy", optimizer="sgd", metrics=["accuracy"])
+    x, y = np.random.rand(40, 3).astype(np.float32), np.random.randint(0, 2, 40)
+    seen = []
+
+    class LegacyBatchEnd(keras.callbacks.Callback):  # the Keras 2 spelling
+        def on_batch_end(self, batch, logs=None):
+            seen.append((batch, sorted(logs)))
+
+    assert not keras.callbacks.CallbackList([keras.callbacks.History()]).wants_train_batches
+    assert keras.callbacks.CallbackList([LegacyBatchEnd()]).wants_train_batches
+    model.fit(x, y, batch_size=10, epochs=1, verbose=0, callbacks=[LegacyBatchEnd()])
+    assert seen == [(b, ["accuracy", "loss"]) for b in range(4)]

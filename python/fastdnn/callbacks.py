@@ -166,6 +166,13 @@ class CallbackList(Callback):
         self.set_model(model)
         self.set_params(params)
 
+    @property
+    def wants_train_batches(self):
+        """Whether any callback overrides a per-batch training hook. When none does, `fit`
+        skips the per-batch calls and the per-batch logs, as Keras does."""
+        hooks = ("on_train_batch_begin", "on_train_batch_end", "on_batch_begin", "on_batch_end")
+        return any(getattr(type(c), h) is not getattr(Callback, h) for c in self.callbacks for h in hooks)
+
     def append(self, callback):
         """Adds a callback at the end of the list."""
         if not isinstance(callback, Callback):

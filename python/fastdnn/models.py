@@ -200,6 +200,7 @@ class Sequential:
         verbose = 1 if verbose == "auto" else verbose
         cbs = callbacks_module.CallbackList(callbacks, add_history=True, add_progbar=verbose != 0,
                                             model=self, verbose=verbose, epochs=epochs, steps=steps)
+        batch_hooks = cbs.wants_train_batches
         self.stop_training = False
         cbs.on_train_begin()
         epoch_logs = None
@@ -213,13 +214,15 @@ class Sequential:
                 lo = (step * batch_size) % n
                 idx = slice(lo, min(lo + batch_size, n)) if order is None else order[lo:lo + batch_size]
                 xb, yb = x[idx], y[idx]
-                cbs.on_train_batch_begin(step)
+                if batch_hooks:
+                    cbs.on_train_batch_begin(step)
                 y_pred, batch_loss = self.train_step(xb, yb)
                 loss_sum += batch_loss * len(xb)
                 seen += len(xb)
                 for metric in self.compiled_metrics:
                     metric.update_state(yb, y_pred)
-                cbs.on_train_batch_end(step, self._logs(loss_sum / seen))
+                if batch_hooks:
+                    cbs.on_train_batch_end(step, self._logs(loss_sum / seen))
                 if self.stop_training:
                     break
             epoch_logs = self._logs(loss_sum / max(seen, 1))
