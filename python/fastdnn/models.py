@@ -263,7 +263,7 @@ class Sequential:
         verbose = 1 if verbose == "auto" else verbose
         cbs = _callbacks or callbacks_module.CallbackList(
             callbacks, add_progbar=verbose != 0, model=self, verbose=verbose, epochs=1, steps=steps)
-        metrics = [metrics_module.get(m).__class__.from_config(m.get_config()) for m in self.compiled_metrics]
+        metrics = [type(m).from_config(m.get_config()) for m in self.compiled_metrics]  # fresh states
         cbs.on_test_begin()
         loss_sum, seen = 0.0, 0
         for step in range(steps):
