@@ -149,7 +149,7 @@ class GradientTape:
         single = not isinstance(sources, (list, tuple))
         keys = [id(s._value if isinstance(s, Variable) else s) for s in ([sources] if single else sources)]
         target = np.asarray(target)
-        grads = {id(target): np.ones_like(target, dtype=np.float32)}
+        grads = {id(target): np.ones(target.shape, np.float32)}
         for output, inputs, needs, backward in reversed(self._nodes):
             g = grads.get(id(output))
             if g is None:
