@@ -69,11 +69,18 @@ class Pool {
       cv_.notify_all();
     }
     work();  // the caller takes tasks too
-    // Wait for tasks other threads hold; yield after a short spin, so a worker that lost its
-    // CPU to another process gets it back instead of the caller burning it.
-    for (int spins = 0; pending_.load(std::memory_order_acquire) > 0; ++spins) {
-      if (spins < 4096) FASTDNN_PAUSE();
-      else std::this_thread::yield();
+    // Wait for tasks other threads hold. Spin (a balanced split ends within a few hundred
+    // microseconds); only after 2 ms, when a worker has lost its CPU to another process, yield
+    // it back. Yielding after a short spin measured 30% slower on 2-thread 1024³ products.
+    const auto patience = std::chrono::steady_clock::now() + std::chrono::milliseconds(2);
+    bool patient = true;
+    for (int spins = 1; pending_.load(std::memory_order_acquire) > 0; ++spins) {
+      if (patient) {
+        FASTDNN_PAUSE();
+        if ((spins & 1023) == 0) patient = std::chrono::steady_clock::now() < patience;
+      } else {
+        std::this_thread::yield();
+      }
     }
     job_.store(nullptr, std::memory_order_relaxed);
     if (error_) std::rethrow_exception(error_);
