@@ -44,6 +44,8 @@ _ACTIVATION_PARAMS = {
 def _x(x, name):
     """An op input as a float32 array: a Variable's own array (watched on a tape), else converted.
     A converted copy of an array the tape follows is recorded too, so gradients reach the original."""
+    if type(x) is np.ndarray and x.dtype == np.float32 and x.flags.c_contiguous:
+        return x
     if isinstance(x, Variable):
         return x.value
     arr = as_float32(x, name)
@@ -118,7 +120,7 @@ def matmul(a, b, *, transpose_a=False, transpose_b=False, out=None, accumulate=F
     b = _x(b, "b")
     ta, tb = bool(transpose_a), bool(transpose_b)
     c, _ = _C.gemm(a, b, ta, tb, out, bool(accumulate), None, 0, 0.0, False)
-    if not accumulate:
+    if not accumulate and recording() is not None:
         record(c, (a, b), lambda g, needs: _matmul_backward(g, a, b, ta, tb, needs))
     return c
 
