@@ -1,63 +1,129 @@
-"""Optimizers. The base class owns the step count, the learning rate and the loop over
-variables; a subclass writes only its update rule and its config.
+"""The fast optimizers of the chapter, with Keras 3's update rules, as one native call per step.
 
-SGD is here; the other fast optimizers, clipping and schedules build on the same base.
+The base class owns what every optimizer shares: the step count, the learning rate (a float, a
+schedule, or the book-era `decay=` power scheduling), gradient clipping, weight decay and the
+optimizer state. A subclass names its native rule, its state and its step-dependent
+coefficients. `apply_gradients` updates every variable in one multi-tensor native call
+(csrc/optim/optim_op.cpp), clipping included; no Python loop runs over the parameters.
+
+    >>> import fastdnn
+    >>> opt = fastdnn.optimizers.Nadam(learning_rate=1e-3)
 """
+
+import math
 
 import numpy as np
 
 from . import _C
+from ._registry import Registry
+
+_KIND = {"sgd": 0, "adagrad": 1, "rmsprop": 2, "adam": 3, "adamax": 4, "nadam": 5}
+
+
+def _check(name, value, low=None, high=None, low_open=False):
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if ok and low is not None:
+        ok = value > low if low_open else value >= low
+    if ok and high is not None:
+        ok = value <= high
+    if not ok:
+        bounds = f"in [{low}, {high}]" if high is not None else f"{'>' if low_open else '>='} {low}"
+        raise ValueError(f"Received an invalid value for `{name}`, expected a number {bounds}. "
+                         f"Received: {name}={value!r}")
+    return float(value)
 
 
 class Optimizer:
-    """Base optimizer: applies gradients to Variables in place.
+    """Base optimizer.
 
     Args:
-        learning_rate: a positive float (the book's `lr=` is accepted too).
+        learning_rate: a positive float or a `LearningRateSchedule` (the book's `lr=` works too).
+        weight_decay: decoupled weight decay: each step first does w -= lr·weight_decay·w.
+        clipnorm: clip each gradient tensor to this L2 norm.
+        clipvalue: clip each gradient element to [-clipvalue, clipvalue].
+        global_clipnorm: clip all gradients together to this global L2 norm.
+        decay: the book-era power scheduling, lr / (1 + decay·step) (Keras 3 ignores it).
         name: a name for the config.
+
+    Raises:
+        ValueError: for invalid values, or more than one clipping option.
     """
 
-    def __init__(self, learning_rate=0.001, name=None, **kwargs):
+    _kind = None
+    _slots = ()
+
+    def __init__(self, learning_rate=0.001, weight_decay=None, clipnorm=None, clipvalue=None,
+                 global_clipnorm=None, decay=0.0, name=None, **kwargs):
         if "lr" in kwargs:
             learning_rate = kwargs.pop("lr")
+        kwargs.pop("use_ema", None)
         if kwargs:
             raise TypeError(f"Unrecognized keyword arguments passed to {type(self).__name__}: {kwargs}")
-        if not learning_rate > 0:
-            raise ValueError(f"Received an invalid value for `learning_rate`, expected a positive float. "
-                             f"Received: learning_rate={learning_rate}")
-        self.learning_rate = float(learning_rate)
+        if not callable(learning_rate):  # a float, or a schedule: step -> rate
+            _check("learning_rate", learning_rate, 0, low_open=True)
+        clips = [n for n, v in (("clipnorm", clipnorm), ("clipvalue", clipvalue),
+                                ("global_clipnorm", global_clipnorm)) if v is not None]
+        if len(clips) > 1:
+            raise ValueError(f"Only one of `clipnorm`, `clipvalue` and `global_clipnorm` can be set. Received: {clips}")
+        for n, v in (("clipnorm", clipnorm), ("clipvalue", clipvalue), ("global_clipnorm", global_clipnorm),
+                     ("weight_decay", weight_decay)):
+            if v is not None:
+                _check(n, v, 0)
+        self.learning_rate = learning_rate
+        self.weight_decay, self.decay = weight_decay, _check("decay", decay, 0)
+        self.clipnorm, self.clipvalue, self.global_clipnorm = clipnorm, clipvalue, global_clipnorm
         self.name = name or type(self).__name__.lower()
         self.iterations = 0
-        self._slots = {}
+        self._state = {}  # id(variable._value) -> list of state arrays
+
+    @property
+    def current_learning_rate(self):
+        """The learning rate of the next step (schedule and `decay=` applied)."""
+        lr = self.learning_rate
+        lr = float(lr(self.iterations)) if callable(lr) else float(lr)
+        return lr / (1.0 + self.decay * self.iterations) if self.decay else lr
 
     def apply_gradients(self, grads_and_vars):
-        """Updates each variable with its gradient; pairs with a None gradient are skipped."""
-        pairs = [(np.asarray(g, np.float32), v) for g, v in grads_and_vars if g is not None]
+        """Applies one step to every (gradient, variable) pair; None gradients are skipped."""
+        pairs = [(g, v) for g, v in grads_and_vars if g is not None]
         if pairs:
-            self.update(pairs, self.learning_rate)
+            hyper = {"learning_rate": self.current_learning_rate,
+                     "weight_decay": self.weight_decay or 0.0,
+                     "clipnorm": self.clipnorm or 0.0, "clipvalue": self.clipvalue or 0.0,
+                     "global_clipnorm": self.global_clipnorm or 0.0}
+            hyper.update(self._hyper())
+            params = [v._value for _, v in pairs]
+            grads = [np.ascontiguousarray(g, dtype=np.float32) for g, _ in pairs]
+            _C.optimizer_update(_KIND[self._kind], params, grads, [self._slots_of(w) for w in params], hyper)
         self.iterations += 1
-
-    def update(self, pairs, learning_rate):
-        """Applies the rule to every (gradient, variable) pair; by default one at a time."""
-        for grad, var in pairs:
-            self.update_step(grad, var, learning_rate)
 
     def apply(self, grads, trainable_variables):
         """Keras 3 spelling: apply(grads, variables)."""
         self.apply_gradients(zip(grads, trainable_variables))
 
-    def slot(self, var, name):
-        """A zero-initialised state array of the variable's shape (momentum, ...)."""
-        key = (id(var), name)
-        if key not in self._slots:
-            self._slots[key] = np.zeros(var.shape, np.float32)
-        return self._slots[key]
+    def _slots_of(self, w):
+        state = self._state.get(id(w))
+        if state is None:
+            state = self._state[id(w)] = [self._init_slot(name, w) for name in self._slot_names()]
+        return state
 
-    def update_step(self, gradient, variable, learning_rate):
-        raise NotImplementedError
+    def _slot_names(self):
+        return self._slots
+
+    def _init_slot(self, name, w):
+        return np.zeros(w.shape, np.float32)
+
+    def _hyper(self):
+        """Rule-specific hyperparameters and this step's coefficients (coef0..coef2)."""
+        return {}
 
     def get_config(self):
-        return {"name": self.name, "learning_rate": self.learning_rate}
+        lr = self.learning_rate
+        return {"name": self.name,
+                "learning_rate": {"class_name": type(lr).__name__, "config": lr.get_config()}
+                if hasattr(lr, "get_config") else lr,
+                "weight_decay": self.weight_decay, "clipnorm": self.clipnorm,
+                "clipvalue": self.clipvalue, "global_clipnorm": self.global_clipnorm}
 
     @classmethod
     def from_config(cls, config):
@@ -65,52 +131,170 @@ class Optimizer:
 
 
 class SGD(Optimizer):
-    """Gradient descent with optional momentum and Nesterov momentum, as Keras 3:
-
-        m = momentum·m - lr·g;  w += m               (momentum)
-        w += momentum·m - lr·g   after updating m    (nesterov)
+    """Gradient descent with optional momentum and Nesterov momentum (Keras 3's rule).
 
     Example:
         >>> import fastdnn
-        >>> opt = fastdnn.optimizers.SGD(learning_rate=0.01, momentum=0.9)
+        >>> opt = fastdnn.optimizers.SGD(learning_rate=0.01, momentum=0.9, nesterov=True)
     """
 
-    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, name=None, **kwargs):
-        super().__init__(learning_rate, name, **kwargs)
+    _kind = "sgd"
+
+    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, **kwargs):
+        super().__init__(learning_rate, **kwargs)
         if not 0 <= momentum <= 1:
             raise ValueError(f"`momentum` must be a float between [0, 1]. Received: momentum={momentum}")
         self.momentum, self.nesterov = float(momentum), bool(nesterov)
 
-    def update(self, pairs, learning_rate):
-        """All variables in one native multi-tensor call."""
-        grads = [np.ascontiguousarray(g) for g, _ in pairs]
-        params = [v._value for _, v in pairs]
-        velocities = [self.slot(v, "momentum") for _, v in pairs] if self.momentum else None
-        _C.sgd_update(params, grads, velocities, learning_rate, self.momentum, self.nesterov)
+    def _slot_names(self):
+        return ("momentum",) if self.momentum else ()
+
+    def _hyper(self):
+        return {"momentum": self.momentum, "nesterov": self.nesterov}
 
     def get_config(self):
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
 
 
-_REGISTRY = {"sgd": SGD, "SGD": SGD}
+class Adagrad(Optimizer):
+    """AdaGrad: per-parameter rates scaled by the accumulated squared gradients."""
+
+    _kind = "adagrad"
+    _slots = ("accumulator",)
+
+    def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7, **kwargs):
+        super().__init__(learning_rate, **kwargs)
+        self.initial_accumulator_value = _check("initial_accumulator_value", initial_accumulator_value, 0)
+        self.epsilon = _check("epsilon", epsilon, 0)
+
+    def _init_slot(self, name, w):
+        return np.full(w.shape, self.initial_accumulator_value, np.float32)
+
+    def _hyper(self):
+        return {"epsilon": self.epsilon}
+
+    def get_config(self):
+        return {**super().get_config(), "initial_accumulator_value": self.initial_accumulator_value,
+                "epsilon": self.epsilon}
+
+
+class RMSprop(Optimizer):
+    """RMSProp: rates scaled by a moving average of squared gradients; optional momentum and
+    centering."""
+
+    _kind = "rmsprop"
+
+    def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False, **kwargs):
+        super().__init__(learning_rate, **kwargs)
+        self.rho = _check("rho", rho, 0, 1)
+        self.momentum = _check("momentum", momentum, 0, 1)
+        self.epsilon, self.centered = _check("epsilon", epsilon, 0), bool(centered)
+
+    def _slot_names(self):
+        return ("velocity",) + (("momentum",) if self.momentum else ()) + (("average_gradient",) if self.centered else ())
+
+    def _hyper(self):
+        return {"rho": self.rho, "momentum": self.momentum, "epsilon": self.epsilon, "centered": self.centered}
+
+    def get_config(self):
+        return {**super().get_config(), "rho": self.rho, "momentum": self.momentum,
+                "epsilon": self.epsilon, "centered": self.centered}
+
+
+class Adam(Optimizer):
+    """Adam, with Keras 3's bias correction folded into the step size; optional AMSGrad."""
+
+    _kind = "adam"
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False, **kwargs):
+        super().__init__(learning_rate, **kwargs)
+        self.beta_1, self.beta_2 = _check("beta_1", beta_1, 0, 1), _check("beta_2", beta_2, 0, 1)
+        self.epsilon, self.amsgrad = _check("epsilon", epsilon, 0), bool(amsgrad)
+
+    def _slot_names(self):
+        return ("momentum", "velocity") + (("velocity_hat",) if self.amsgrad else ())
+
+    def _hyper(self):
+        t = self.iterations + 1
+        alpha = self.current_learning_rate * math.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t)
+        return {"beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon,
+                "amsgrad": self.amsgrad, "coef0": alpha}
+
+    def get_config(self):
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
+                "epsilon": self.epsilon, "amsgrad": self.amsgrad}
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (default 0.004, as Keras 3)."""
+
+    def __init__(self, learning_rate=0.001, weight_decay=0.004, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
+                 amsgrad=False, **kwargs):
+        super().__init__(learning_rate, beta_1, beta_2, epsilon, amsgrad, weight_decay=weight_decay, **kwargs)
+
+
+class Adamax(Optimizer):
+    """AdaMax: Adam with the infinity norm."""
+
+    _kind = "adamax"
+    _slots = ("momentum", "norm")
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, **kwargs):
+        super().__init__(learning_rate, **kwargs)
+        self.beta_1, self.beta_2 = _check("beta_1", beta_1, 0, 1), _check("beta_2", beta_2, 0, 1)
+        self.epsilon = _check("epsilon", epsilon, 0)
+
+    def _hyper(self):
+        t = self.iterations + 1
+        return {"beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon,
+                "coef0": self.current_learning_rate / (1 - self.beta_1 ** t)}
+
+    def get_config(self):
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
+
+
+class Nadam(Optimizer):
+    """Nadam: Adam with Nesterov momentum, with Keras 3's momentum schedule (0.96 decay)."""
+
+    _kind = "nadam"
+    _slots = ("momentum", "velocity")
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, **kwargs):
+        super().__init__(learning_rate, **kwargs)
+        self.beta_1, self.beta_2 = _check("beta_1", beta_1, 0, 1), _check("beta_2", beta_2, 0, 1)
+        self.epsilon = _check("epsilon", epsilon, 0)
+        self._u_product = 1.0
+
+    def _hyper(self):
+        t = self.iterations + 1
+        u_t = self.beta_1 * (1.0 - 0.5 * 0.96 ** t)
+        u_t1 = self.beta_1 * (1.0 - 0.5 * 0.96 ** (t + 1))
+        u_product_t = self._u_product * u_t
+        self._u_product = u_product_t  # advanced once per step, as Keras does
+        return {"beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon,
+                "coef0": u_t1 / (1.0 - u_product_t * u_t1), "coef1": (1.0 - u_t) / (1.0 - u_product_t),
+                "coef2": 1.0 / (1.0 - self.beta_2 ** t)}
+
+    def get_config(self):
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
+
+
+_REGISTRY = {cls.__name__: cls for cls in (SGD, Adagrad, RMSprop, Adam, AdamW, Adamax, Nadam)}
+_REGISTRY.update({name.lower(): cls for name, cls in list(_REGISTRY.items())})
+_FAMILY = Registry("optimizer", Optimizer, _REGISTRY, "or an Optimizer")
+serialize = _FAMILY.serialize
+deserialize = _FAMILY.deserialize
 
 
 def get(identifier):
-    """Resolves an optimizer from an instance, a name ("sgd") or a {"class_name", "config"} dict.
+    """Resolves an optimizer from an instance, a name ("sgd", "adam", "nadam", ...) or a
+    {"class_name", "config"} dict.
 
     Raises:
         ValueError: for an unknown name.
     """
     if isinstance(identifier, Optimizer):
         return identifier
-    if isinstance(identifier, str):
-        if identifier not in _REGISTRY:
-            raise ValueError(f"Unknown optimizer {identifier!r}. Available: {sorted(set(_REGISTRY) - {'SGD'})}")
-        return _REGISTRY[identifier]()
-    if isinstance(identifier, dict):
-        return _REGISTRY[identifier["class_name"]].from_config(identifier.get("config", {}))
+    if isinstance(identifier, (str, dict)):
+        return deserialize(identifier)
     raise TypeError(f"Could not interpret optimizer: {identifier!r}")
-
-
-def serialize(optimizer):
-    return {"class_name": type(optimizer).__name__, "config": optimizer.get_config()}
