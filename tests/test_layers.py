@@ -540,6 +540,8 @@ def test_frozen_layer_has_no_trainable_weights(rng):
 # ---- configs and serialization -------------------------------------------------------------
 
 LAYER_FACTORIES = [
+    ("BatchNormalization", lambda: layers.BatchNormalization(momentum=0.9, epsilon=1e-2, center=False,
+                                                              gamma_initializer="he_normal", name="bn_cfg"), (3, 5)),
     ("Dense", lambda: layers.Dense(4, activation="elu", use_bias=True,
                                    kernel_initializer="he_normal", name="d_cfg"), (3, 5)),
     ("Dense_nobias_softmax", lambda: layers.Dense(4, activation="softmax", use_bias=False), (3, 5)),

@@ -62,7 +62,8 @@ def test_fit_learns_and_history_records(capsys):
     model = small_model()
     history = model.fit(x, y, epochs=5, verbose=0)
     assert history.epoch == [0, 1, 2, 3, 4]
-    assert set(history.history) == {"loss", "accuracy"}
+    assert set(history.history) == {"loss", "accuracy", "learning_rate"}
+    assert history.history["learning_rate"] == [0.01] * 5
     assert history.history["loss"][-1] < 0.5 * history.history["loss"][0]
     loss, acc = model.evaluate(x, y, verbose=0)
     assert acc > 0.95 and loss < history.history["loss"][0]

@@ -212,3 +212,17 @@ def test_against_torch_optim(make_fd, make_torch, rng):
         opt.step()
     for g, p in zip(got, params):
         np.testing.assert_allclose(g, p.detach().numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_keras_schedule_object_drives_the_rate(rng):
+    sched = optimizers.schedules.ExponentialDecay(0.1, decay_steps=2, decay_rate=0.5)
+    ws0, grads = problem(rng, steps=4)
+    opt = optimizers.SGD(learning_rate=sched)
+    got = run(opt, ws0, grads)
+    ref = [w.astype(np.float64) for w in ws0]
+    for t, step in enumerate(grads):
+        ref = [w - 0.1 * 0.5 ** (t / 2) * g for w, g in zip(ref, step)]
+    for g, r in zip(got, ref):
+        np.testing.assert_allclose(g, r, rtol=1e-5, atol=1e-6)
+    assert opt.current_learning_rate == pytest.approx(0.1 * 0.5 ** 2)
+    assert optimizers.SGD.from_config(opt.get_config()).get_config() == opt.get_config()

@@ -19,6 +19,7 @@ py::tuple gemm_op(const py::array& a, const py::array& b, bool transpose_a, bool
 void bind_activations(py::module_& m);
 void bind_losses(py::module_& m);
 void bind_optimizers(py::module_& m);
+void bind_batchnorm(py::module_& m);
 }
 
 PYBIND11_MODULE(_C, m) {
@@ -34,6 +35,7 @@ PYBIND11_MODULE(_C, m) {
   bind_activations(m);
   bind_losses(m);
   bind_optimizers(m);
+  bind_batchnorm(m);
 
   m.def("available_isas", &available_isas);
   m.def("get_isa", &get_isa);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "../gemm/gemm.h"
+#include "../optim/optim_kernel.h"
 #include "activation.h"
 
 namespace fastdnn {
@@ -34,6 +35,8 @@ struct CpuIsa {
   // receives (softmax(x)·Σt - t) · grad_scale.
   void (*softmax_xent)(const float* logits, int64_t rows, int64_t cols, const int64_t* labels,
                        const float* targets, float* loss, float* dlogits, float grad_scale);
+  // One optimizer rule over elements [i0, i1) of one parameter tensor (optim_kernel.h).
+  void (*optimizer_update)(const OptimHyper& h, const OptimTensor& t, int64_t i0, int64_t i1);
 };
 
 // Tables this build holds and this CPU runs, best first.

@@ -5,6 +5,7 @@
 #include "../core/isa.h"
 #include "../gemm/gemm_kernel.h"
 #include "../losses/xent_kernel.h"
+#include "../optim/optim_kernel.h"
 
 namespace fastdnn {
 
@@ -16,7 +17,8 @@ CpuIsa make_isa(int mr) {
                 &act_kernel::backward<V>,
                 &act_kernel::softmax_forward<V>,
                 &act_kernel::softmax_backward<V>,
-                &xent_kernel::softmax_xent<V>};
+                &xent_kernel::softmax_xent<V>,
+                &optim_kernel::update<V>};
 }
 
 }  // namespace fastdnn

@@ -8,6 +8,10 @@ namespace fastdnn {
 void softmax_xent_reference(const float* logits, int64_t rows, int64_t cols, const int64_t* labels,
                             const float* targets, float* loss, float* dlogits, float grad_scale);
 
+namespace {
+struct Scalar {};  // the reference path's own instantiation of the optimizer rules
+}  // namespace
+
 const CpuIsa& isa_reference() {
   static const CpuIsa isa{"reference",
                           &gemm_reference, 1, 1, 1,
@@ -15,7 +19,8 @@ const CpuIsa& isa_reference() {
                           &act_backward_reference,
                           &softmax_forward_reference,
                           &softmax_backward_reference,
-                          &softmax_xent_reference};
+                          &softmax_xent_reference,
+                          &optim_kernel::update<Scalar>};
   return isa;
 }
 

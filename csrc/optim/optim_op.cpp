@@ -23,7 +23,9 @@
 #include <vector>
 
 #include "../core/arrays.h"
+#include "../core/isa.h"
 #include "../core/threadpool.h"
+#include "optim_kernel.h"
 
 namespace fastdnn {
 
@@ -31,112 +33,10 @@ namespace py = pybind11;
 
 namespace {
 
-enum Kind { kSgd = 0, kAdagrad = 1, kRmsprop = 2, kAdam = 3, kAdamax = 4, kNadam = 5 };
-
-struct Hyper {
-  int kind;
-  float lr, beta1, beta2, eps, rho, momentum, weight_decay, clipvalue;
-  bool nesterov, amsgrad, centered;
-  float coef[3];
-};
-
-struct Tensor {
-  float* w;
-  const float* g;
-  float* s[3];  // optimizer state, by kind (see slot_count)
-  int64_t n;
-  float scale;  // gradient scale from norm clipping
-};
-
-int slot_count(const Hyper& h) {
-  switch (h.kind) {
-    case kSgd: return h.momentum > 0 ? 1 : 0;
-    case kAdagrad: return 1;
-    case kRmsprop: return 1 + (h.momentum > 0) + h.centered;
-    case kAdam: return 2 + h.amsgrad;
-    case kAdamax: return 2;
-    case kNadam: return 2;
-  }
-  return 0;
-}
-
 double sum_squares(const float* g, int64_t n) {
   double s = 0;
   for (int64_t i = 0; i < n; ++i) s += (double)g[i] * g[i];
   return s;
-}
-
-void update_range(const Hyper& h, const Tensor& t, int64_t i0, int64_t i1) {
-  float* __restrict w = t.w;
-  const float* __restrict gp = t.g;
-  const float lr = h.lr, eps = h.eps, cv = h.clipvalue, wd = h.weight_decay * h.lr;
-  for (int64_t i = i0; i < i1; ++i) {
-    float g = gp[i] * t.scale;
-    if (cv > 0) g = std::min(cv, std::max(-cv, g));
-    if (wd != 0) w[i] -= wd * w[i];
-    switch (h.kind) {
-      case kSgd:
-        if (h.momentum > 0) {
-          float& m = t.s[0][i];
-          m = h.momentum * m - lr * g;
-          w[i] += h.nesterov ? h.momentum * m - lr * g : m;
-        } else {
-          w[i] -= lr * g;
-        }
-        break;
-      case kAdagrad: {
-        float& a = t.s[0][i];
-        a += g * g;
-        w[i] -= lr * g / std::sqrt(a + eps);
-        break;
-      }
-      case kRmsprop: {
-        float& v = t.s[0][i];
-        v = h.rho * v + (1 - h.rho) * g * g;
-        float den = v + eps;
-        if (h.centered) {
-          float& c = t.s[1 + (h.momentum > 0)][i];
-          c = h.rho * c + (1 - h.rho) * g;
-          den = v - c * c + eps;
-        }
-        const float inc = lr * g / std::sqrt(den);
-        if (h.momentum > 0) {
-          float& m = t.s[1][i];
-          m = h.momentum * m + inc;
-          w[i] -= m;
-        } else {
-          w[i] -= inc;
-        }
-        break;
-      }
-      case kAdam: {
-        float& m = t.s[0][i];
-        float& v = t.s[1][i];
-        m += (g - m) * (1 - h.beta1);
-        v += (g * g - v) * (1 - h.beta2);
-        float vu = v;
-        if (h.amsgrad) vu = t.s[2][i] = std::max(t.s[2][i], v);
-        w[i] -= h.coef[0] * m / (std::sqrt(vu) + eps);
-        break;
-      }
-      case kAdamax: {
-        float& m = t.s[0][i];
-        float& u = t.s[1][i];
-        m += (g - m) * (1 - h.beta1);
-        u = std::max(h.beta2 * u, std::fabs(g));
-        w[i] -= h.coef[0] * m / (u + eps);
-        break;
-      }
-      case kNadam: {
-        float& m = t.s[0][i];
-        float& v = t.s[1][i];
-        m += (g - m) * (1 - h.beta1);
-        v += (g * g - v) * (1 - h.beta2);
-        w[i] -= lr * (h.coef[0] * m + h.coef[1] * g) / (std::sqrt(h.coef[2] * v) + eps);
-        break;
-      }
-    }
-  }
 }
 
 }  // namespace
@@ -145,7 +45,7 @@ void optimizer_update_op(int kind, const py::list& params, const py::list& grads
                          const py::list& slots, const py::dict& hyper) {
   if (kind < kSgd || kind > kNadam)
     throw py::value_error("Unknown optimizer kind " + std::to_string(kind) + ".");
-  Hyper h{};
+  OptimHyper h{};
   h.kind = kind;
   auto f = [&](const char* k, float d) { return hyper.contains(k) ? hyper[k].cast<float>() : d; };
   auto b = [&](const char* k) { return hyper.contains(k) && hyper[k].cast<bool>(); };
@@ -162,12 +62,12 @@ void optimizer_update_op(int kind, const py::list& params, const py::list& grads
                           std::to_string(count) + " parameters, " + std::to_string(grads.size()) +
                           " gradients and " + std::to_string(slots.size()) + " slot lists.");
   const int nslots = slot_count(h);
-  std::vector<Tensor> ts;
+  std::vector<OptimTensor> ts;
   std::vector<py::array> keep;  // references held while the GIL is released
   for (size_t t = 0; t < count; ++t) {
     py::array w = as_ndarray(params[t], "params"), g = as_ndarray(grads[t], "grads");
     const auto shape = shape_of(w);
-    Tensor x{output_f32(w, "params", shape), input_f32(g, "grads", (int)g.ndim()), {}, (int64_t)w.size(), 1.0f};
+    OptimTensor x{output_f32(w, "params", shape), input_f32(g, "grads", (int)g.ndim()), {}, (int64_t)w.size(), 1.0f};
     if (shape_of(g) != shape)
       throw py::value_error("Gradient of shape " + shape_str(g) + " does not match its parameter of shape " +
                             shape_str(w) + ".");
@@ -199,25 +99,26 @@ void optimizer_update_op(int kind, const py::list& params, const py::list& grads
       for (double s : sq) total += s;
       const double norm = std::sqrt(total);
       const float scale = norm > global_clipnorm ? (float)(global_clipnorm / norm) : 1.0f;
-      for (Tensor& t : ts) t.scale = scale;
+      for (OptimTensor& t : ts) t.scale = scale;
     }
   }
   // Chunks of 64 Ki values; models under 256 Ki parameters update inline, where waking a
   // second thread costs more than it saves.
   constexpr int64_t kChunk = 1 << 16, kParallelMin = 1 << 18;
   int64_t total = 0;
-  for (const Tensor& t : ts) total += t.n;
+  for (const OptimTensor& t : ts) total += t.n;
+  const auto update = cpu_isa().optimizer_update;
   if (total < kParallelMin) {
-    for (const Tensor& t : ts) update_range(h, t, 0, t.n);
+    for (const OptimTensor& t : ts) update(h, t, 0, t.n);
     return;
   }
   std::vector<std::pair<int, int64_t>> chunks;
   for (int t = 0; t < (int)ts.size(); ++t)
     for (int64_t i = 0; i < ts[t].n; i += kChunk) chunks.emplace_back(t, i);
   parallel_for((int)chunks.size(), [&](int c) {
-    const Tensor& t = ts[chunks[c].first];
+    const OptimTensor& t = ts[chunks[c].first];
     const int64_t i0 = chunks[c].second;
-    update_range(h, t, i0, std::min(t.n, i0 + kChunk));
+    update(h, t, i0, std::min(t.n, i0 + kChunk));
   });
 }
 

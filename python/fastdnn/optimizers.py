@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from . import _C
+from . import _C, schedules  # noqa: F401  (keras.optimizers.schedules)
 from ._registry import Registry
 
 _KIND = {"sgd": 0, "adagrad": 1, "rmsprop": 2, "adam": 3, "adamax": 4, "nadam": 5}
@@ -56,6 +56,8 @@ class Optimizer:
                  global_clipnorm=None, decay=0.0, name=None, **kwargs):
         if "lr" in kwargs:
             learning_rate = kwargs.pop("lr")
+        if isinstance(learning_rate, dict):  # a serialized schedule, from get_config
+            learning_rate = schedules.deserialize(learning_rate)
         kwargs.pop("use_ema", None)
         if kwargs:
             raise TypeError(f"Unrecognized keyword arguments passed to {type(self).__name__}: {kwargs}")

@@ -3,9 +3,10 @@
 from .activation_layers import ELU, LeakyReLU, PReLU, ReLU, RReLU, Softmax
 from .base import Layer
 from .core import Activation, Dense, Dropout, Flatten, Input, InputLayer, KerasTensor
+from .normalization import BatchNormalization
 
-_CLASSES = {cls.__name__: cls for cls in (Activation, Dense, Dropout, ELU, Flatten, InputLayer,
-                                          LeakyReLU, PReLU, ReLU, RReLU, Softmax)}
+_CLASSES = {cls.__name__: cls for cls in (Activation, BatchNormalization, Dense, Dropout, ELU, Flatten,
+                                          InputLayer, LeakyReLU, PReLU, ReLU, RReLU, Softmax)}
 
 
 def serialize(layer):
