@@ -13,6 +13,7 @@ from . import autodiff, cuda, ops, random, utils
 from . import activations, callbacks, datasets, initializers, layers, losses, metrics, optimizers
 from . import models
 from .autodiff import GradientTape
+from .folding import fold_batchnorm
 from .layers import Input
 from .models import Sequential
 from .variables import Variable
@@ -33,6 +34,7 @@ __all__ = [
     "__version__",
     "activations",
     "autodiff",
+    "fold_batchnorm",
     "callbacks",
     "datasets",
     "initializers",
