@@ -76,7 +76,8 @@ class Optimizer:
         self.clipnorm, self.clipvalue, self.global_clipnorm = clipnorm, clipvalue, global_clipnorm
         self.name = name or type(self).__name__.lower()
         self.iterations = 0
-        self._state = {}  # id(variable._value) -> list of state arrays
+        self._state = {}  # id(variable._value) -> (that array, its state arrays)
+        self._lists = None  # (last variable list, their arrays, their state lists)
 
     @property
     def current_learning_rate(self):
@@ -94,9 +95,16 @@ class Optimizer:
                      "clipnorm": self.clipnorm or 0.0, "clipvalue": self.clipvalue or 0.0,
                      "global_clipnorm": self.global_clipnorm or 0.0}
             hyper.update(self._hyper())
-            params = [v._value for _, v in pairs]
-            grads = [np.ascontiguousarray(g, dtype=np.float32) for g, _ in pairs]
-            _C.optimizer_update(_KIND[self._kind], params, grads, [self._slots_of(w) for w in params], hyper)
+            variables = [v for _, v in pairs]
+            cached = self._lists
+            if cached is None or len(cached[0]) != len(variables) or any(
+                    a is not b for a, b in zip(cached[0], variables)):
+                # The same variables come back every step: build their lists once.
+                params = [v._value for v in variables]
+                cached = self._lists = (variables, params, [self._slots_of(w) for w in params])
+            grads = [g if type(g) is np.ndarray and g.dtype == np.float32 and g.flags.c_contiguous
+                     else np.ascontiguousarray(g, dtype=np.float32) for g, _ in pairs]
+            _C.optimizer_update(_KIND[self._kind], cached[1], grads, cached[2], hyper)
         self.iterations += 1
 
     def apply(self, grads, trainable_variables):
@@ -104,10 +112,10 @@ class Optimizer:
         self.apply_gradients(zip(grads, trainable_variables))
 
     def _slots_of(self, w):
-        state = self._state.get(id(w))
-        if state is None:
-            state = self._state[id(w)] = [self._init_slot(name, w) for name in self._slot_names()]
-        return state
+        entry = self._state.get(id(w))
+        if entry is None:  # the entry keeps w alive, so its id is never reused by another array
+            entry = self._state[id(w)] = (w, [self._init_slot(name, w) for name in self._slot_names()])
+        return entry[1]
 
     def _slot_names(self):
         return self._slots
