@@ -29,18 +29,6 @@ def load(path):
     return scale(x[5000:]), y[5000:].astype(np.int64), scale(xt), yt.astype(np.int64)
 
 
-class EpochTimer(keras.callbacks.Callback):
-    def __init__(self):
-        super().__init__()
-        self.times = []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._start = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.times.append(time.perf_counter() - self._start)
-
-
 def train_fastdnn(data, batch, epochs):
     x, y, xt, yt = data
     keras.utils.set_random_seed(SEED)
@@ -55,7 +43,7 @@ def train_fastdnn(data, batch, epochs):
     ])
     model.compile(loss="sparse_categorical_crossentropy", optimizer=keras.optimizers.Nadam(learning_rate=1e-3),
                   metrics=["accuracy"])
-    timer = EpochTimer()
+    timer = keras.callbacks.EpochTimer()
     model.fit(x, y, epochs=epochs, batch_size=batch, verbose=0, callbacks=[timer])
     return timer.times, model.evaluate(xt, yt, verbose=0)[1]
 

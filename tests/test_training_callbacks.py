@@ -570,3 +570,25 @@ def test_chapter_11_scheduling_snippets_run():
         history = model.fit(x, y, epochs=3, batch_size=BATCH, verbose=0, callbacks=[callback],
                             validation_data=(x, y))
         assert history.history["learning_rate"] == expected
+
+
+def test_epoch_timer_times_training_steps_without_validation():
+    import time as _time
+
+    import numpy as np
+
+    import fastdnn as keras
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input(shape=[3]), keras.layers.Dense(2, activation="softmax")])
+    model.compile(loss="sparse_categorical_crossentropy", optimizer="sgd")
+    x, y = np.random.rand(40, 3).astype(np.float32), np.random.randint(0, 2, 40)
+
+    class SlowValidation(keras.callbacks.Callback):
+        def on_test_end(self, logs=None):
+            _time.sleep(0.2)
+
+    timer = keras.callbacks.EpochTimer()
+    model.fit(x, y, epochs=2, verbose=0, validation_data=(x, y), callbacks=[timer, SlowValidation()])
+    assert len(timer.times) == 2 and all(0 < t < 0.15 for t in timer.times)
+    assert not keras.callbacks.CallbackList([timer]).wants_train_batches  # no per-batch cost

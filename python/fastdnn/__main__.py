@@ -20,7 +20,7 @@ import time
 import numpy as np
 
 from . import available_isas, build_info, get_isa, ops, set_isa
-from .callbacks import Callback
+from .callbacks import EpochTimer
 
 SHAPES = [(32, 784, 300), (32, 300, 100), (256, 784, 300), (1024, 784, 300), (1024, 1024, 1024)]
 
@@ -132,23 +132,6 @@ def train(epochs=10, data=None, batch_size=32, verbose=1):
           f"{build_info()['num_threads']} thread(s)")
     print(f"test accuracy: {accuracy:.4f}  test loss: {loss:.4f}  ({source})")
     return history, accuracy, source
-
-
-class EpochTimer(Callback):
-    """Records the wall time of each epoch's training steps (validation excluded)."""
-
-    def __init__(self):
-        super().__init__()
-        self.times = []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._start = time.perf_counter()
-
-    def on_train_batch_end(self, batch, logs=None):
-        self._last = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.times.append(self._last - self._start)
 
 
 def info(as_json=False):
