@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "../core/arrays.h"
+#include "../core/isa.h"
 
 namespace fastdnn {
 
@@ -26,92 +27,14 @@ namespace py = pybind11;
 
 namespace {
 
-// ---- kernels (no Python objects) ---------------------------------------------------------------
-
-// Per-feature batch mean and biased variance of x (rows × cols), accumulated in float64.
-void bn_stats(const float* __restrict x, int64_t rows, int64_t cols, double* __restrict mean,
-              double* __restrict var) {
-  for (int64_t j = 0; j < cols; ++j) mean[j] = 0.0, var[j] = 0.0;
-  if (rows == 0) return;
-  for (int64_t i = 0; i < rows; ++i) {
-    const float* __restrict xr = x + i * cols;
-    for (int64_t j = 0; j < cols; ++j) mean[j] += (double)xr[j];
-  }
-  const double inv_n = 1.0 / (double)rows;
-  for (int64_t j = 0; j < cols; ++j) mean[j] *= inv_n;
-  for (int64_t i = 0; i < rows; ++i) {
-    const float* __restrict xr = x + i * cols;
-    for (int64_t j = 0; j < cols; ++j) {
-      const double d = (double)xr[j] - mean[j];
-      var[j] += d * d;
-    }
-  }
-  for (int64_t j = 0; j < cols; ++j) var[j] *= inv_n;
-}
-
-// y = x·scale + shift, per feature.
-void bn_affine(const float* __restrict x, float* __restrict y, int64_t rows, int64_t cols,
-               const float* __restrict scale, const float* __restrict shift) {
-  for (int64_t i = 0; i < rows; ++i) {
-    const float* __restrict xr = x + i * cols;
-    float* __restrict yr = y + i * cols;
-    for (int64_t j = 0; j < cols; ++j) yr[j] = xr[j] * scale[j] + shift[j];
-  }
-}
-
-// Per-feature scale = gamma·inv_std and shift = beta − mean·scale, rounded once to float32.
+// Per-feature center = mean, scale = gamma·inv_std and shift = beta, for y = (x − center)·scale
+// + shift (centering first: a constant feature gives exactly beta, with no cancellation).
 void bn_coefficients(const double* mean, const double* inv_std, const float* gamma, const float* beta,
-                     int64_t cols, float* scale, float* shift) {
+                     int64_t cols, float* center, float* scale, float* shift) {
   for (int64_t j = 0; j < cols; ++j) {
-    const double s = (gamma ? (double)gamma[j] : 1.0) * inv_std[j];
-    scale[j] = (float)s;
-    shift[j] = (float)((beta ? (double)beta[j] : 0.0) - mean[j] * s);
-  }
-}
-
-// dbeta = Σ dy, dgamma = Σ dy·x_hat (float64 sums), then dx.
-void bn_backward(const float* __restrict dy, const float* __restrict x, int64_t rows, int64_t cols,
-                 const float* __restrict mean, const float* __restrict inv_std, const float* gamma,
-                 bool training, float* __restrict dx, float* __restrict dgamma, float* __restrict dbeta) {
-  std::vector<double> sdy(cols, 0.0), sdyx(cols, 0.0);
-  double* __restrict a = sdy.data();
-  double* __restrict b = sdyx.data();
-  for (int64_t i = 0; i < rows; ++i) {
-    const float* __restrict dr = dy + i * cols;
-    const float* __restrict xr = x + i * cols;
-    for (int64_t j = 0; j < cols; ++j) {
-      const double d = (double)dr[j];
-      a[j] += d;
-      b[j] += d * ((double)xr[j] - (double)mean[j]);
-    }
-  }
-  std::vector<float> k1(cols), k2(cols), k3(cols);  // dx = k1·dy − k2 − k3·x  (per feature)
-  for (int64_t j = 0; j < cols; ++j) {
-    const double g = gamma ? (double)gamma[j] : 1.0;
-    const double is = (double)inv_std[j];
-    const double db = a[j], dg = b[j] * is;
-    dbeta[j] = (float)db;
-    dgamma[j] = (float)dg;
-    const double c = g * is;
-    if (training && rows > 0) {
-      // dx = c·(dy − db/N − x_hat·dg/N), x_hat = (x − mean)·is
-      const double n = (double)rows;
-      const double e = dg / n * is;  // coefficient of (x − mean)
-      k1[j] = (float)c;
-      k3[j] = (float)(c * e);
-      k2[j] = (float)(c * (db / n - e * (double)mean[j]));
-    } else {
-      k1[j] = (float)c, k2[j] = 0.0f, k3[j] = 0.0f;
-    }
-  }
-  const float* __restrict p1 = k1.data();
-  const float* __restrict p2 = k2.data();
-  const float* __restrict p3 = k3.data();
-  for (int64_t i = 0; i < rows; ++i) {
-    const float* __restrict dr = dy + i * cols;
-    const float* __restrict xr = x + i * cols;
-    float* __restrict o = dx + i * cols;
-    for (int64_t j = 0; j < cols; ++j) o[j] = p1[j] * dr[j] - p2[j] - p3[j] * xr[j];
+    center[j] = (float)mean[j];
+    scale[j] = (float)((gamma ? (double)gamma[j] : 1.0) * inv_std[j]);
+    shift[j] = beta ? beta[j] : 0.0f;
   }
 }
 
@@ -173,11 +96,11 @@ py::tuple batchnorm_forward_train_op(const py::array& x, py::object gamma, py::o
   {
     py::gil_scoped_release nogil;
     std::vector<double> m(cols), v(cols), is(cols);
-    std::vector<float> scale(cols), shift(cols);
-    bn_stats(xp, rows, cols, m.data(), v.data());
+    std::vector<float> center(cols), scale(cols), shift(cols);
+    cpu_isa().bn_stats(xp, rows, cols, m.data(), v.data());
     for (int64_t j = 0; j < cols; ++j) is[j] = 1.0 / std::sqrt(v[j] + eps);
-    bn_coefficients(m.data(), is.data(), gp, bp, cols, scale.data(), shift.data());
-    bn_affine(xp, yp, rows, cols, scale.data(), shift.data());
+    bn_coefficients(m.data(), is.data(), gp, bp, cols, center.data(), scale.data(), shift.data());
+    cpu_isa().bn_affine(xp, yp, rows, cols, center.data(), scale.data(), shift.data());
     for (int64_t j = 0; j < cols; ++j) mp[j] = (float)m[j], vp[j] = (float)v[j], ip[j] = (float)is[j];
   }
   return py::make_tuple(y, mean, var, inv_std);
@@ -198,10 +121,10 @@ py::array batchnorm_forward_infer_op(const py::array& x, const py::array& mean, 
   float* yp = mut(y);
   py::gil_scoped_release nogil;
   std::vector<double> m(cols), is(cols);
-  std::vector<float> scale(cols), shift(cols);
+  std::vector<float> center(cols), scale(cols), shift(cols);
   for (int64_t j = 0; j < cols; ++j) m[j] = mp[j], is[j] = 1.0 / std::sqrt((double)vp[j] + eps);
-  bn_coefficients(m.data(), is.data(), gp, bp, cols, scale.data(), shift.data());
-  bn_affine(xp, yp, rows, cols, scale.data(), shift.data());
+  bn_coefficients(m.data(), is.data(), gp, bp, cols, center.data(), scale.data(), shift.data());
+  cpu_isa().bn_affine(xp, yp, rows, cols, center.data(), scale.data(), shift.data());
   return y;
 }
 
@@ -223,7 +146,7 @@ py::tuple batchnorm_backward_op(const py::array& dy, const py::array& x, const p
   float *dxp = mut(dx), *dgp = mut(dgamma), *dbp = mut(dbeta);
   {
     py::gil_scoped_release nogil;
-    bn_backward(dyp, xp, rows, cols, mp, ip, gp, training, dxp, dgp, dbp);
+    cpu_isa().bn_backward(dyp, xp, rows, cols, mp, ip, gp, training, dxp, dgp, dbp);
   }
   return py::make_tuple(dx, dgamma, dbeta);
 }

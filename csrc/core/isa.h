@@ -37,6 +37,14 @@ struct CpuIsa {
                        const float* targets, float* loss, float* dlogits, float grad_scale);
   // One optimizer rule over elements [i0, i1) of one parameter tensor (optim_kernel.h).
   void (*optimizer_update)(const OptimHyper& h, const OptimTensor& t, int64_t i0, int64_t i1);
+  // Batch normalization over rows × features (bn_kernel.h): per-feature mean and biased
+  // variance (float64), y = (x − center)·scale + shift, and the backward (dx, dgamma, dbeta).
+  void (*bn_stats)(const float* x, int64_t rows, int64_t cols, double* mean, double* var);
+  void (*bn_affine)(const float* x, float* y, int64_t rows, int64_t cols, const float* center,
+                    const float* scale, const float* shift);
+  void (*bn_backward)(const float* dy, const float* x, int64_t rows, int64_t cols, const float* mean,
+                      const float* inv_std, const float* gamma, bool training, float* dx,
+                      float* dgamma, float* dbeta);
 };
 
 // Tables this build holds and this CPU runs, best first.

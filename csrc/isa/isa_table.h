@@ -2,6 +2,7 @@
 // after its SIMD traits, so every instantiation carries that file's ISA flags.
 #pragma once
 #include "../activations/act_kernel.h"
+#include "../batchnorm/bn_kernel.h"
 #include "../core/isa.h"
 #include "../gemm/gemm_kernel.h"
 #include "../losses/xent_kernel.h"
@@ -18,7 +19,10 @@ CpuIsa make_isa(int mr) {
                 &act_kernel::softmax_forward<V>,
                 &act_kernel::softmax_backward<V>,
                 &xent_kernel::softmax_xent<V>,
-                &optim_kernel::update<V>};
+                &optim_kernel::update<V>,
+                &bn_kernel::stats<V>,
+                &bn_kernel::affine<V>,
+                &bn_kernel::backward<V>};
 }
 
 }  // namespace fastdnn

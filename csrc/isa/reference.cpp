@@ -1,6 +1,7 @@
 // The reference kernel table: plain float64 loops beside every fast kernel, selectable with
 // set_isa("reference") so tests can run the whole library on it.
 #include "../activations/act_ref.h"
+#include "../batchnorm/bn_kernel.h"
 #include "../core/isa.h"
 
 namespace fastdnn {
@@ -20,7 +21,10 @@ const CpuIsa& isa_reference() {
                           &softmax_forward_reference,
                           &softmax_backward_reference,
                           &softmax_xent_reference,
-                          &optim_kernel::update<Scalar>};
+                          &optim_kernel::update<Scalar>,
+                          &bn_kernel::stats<Scalar>,
+                          &bn_kernel::affine<Scalar>,
+                          &bn_kernel::backward<Scalar>};
   return isa;
 }
 
