@@ -125,18 +125,18 @@ def test_special_values(isa):
 # ---- Keras relu arguments ------------------------------------------------------------------
 
 RELU_ARGS = [
-    ({}, None),
-    ({"max_value": 6.0}, None),
-    ({"max_value": 0.5}, None),
-    ({"threshold": 1.0}, None),
-    ({"threshold": -1.0}, None),
-    ({"negative_slope": 0.1}, None),
-    ({"max_value": 2.0, "threshold": 0.5}, None),
-    ({"negative_slope": 0.1, "threshold": 0.5}, None),
-    ({"negative_slope": 0.3, "max_value": 1.0}, None),
-    ({"negative_slope": 0.3, "max_value": 2.0, "threshold": -0.5}, None),
+    {},
+    {"max_value": 6.0},
+    {"max_value": 0.5},
+    {"threshold": 1.0},
+    {"threshold": -1.0},
+    {"negative_slope": 0.1},
+    {"max_value": 2.0, "threshold": 0.5},
+    {"negative_slope": 0.1, "threshold": 0.5},
+    {"negative_slope": 0.3, "max_value": 1.0},
+    {"negative_slope": 0.3, "max_value": 2.0, "threshold": -0.5},
 ]
-RELU_IDS = ["-".join(f"{k}={v}" for k, v in a.items()) or "plain" for a, _ in RELU_ARGS]
+RELU_IDS = ["-".join(f"{k}={v}" for k, v in a.items()) or "plain" for a in RELU_ARGS]
 
 
 def _relu_inputs(kwargs, rng):
@@ -144,14 +144,14 @@ def _relu_inputs(kwargs, rng):
     return away_from(rng.uniform(-4, 8, (6, 11)), kinks, 0.05, rng, -4, 8)
 
 
-@pytest.mark.parametrize("kwargs", [a for a, _ in RELU_ARGS], ids=RELU_IDS)
+@pytest.mark.parametrize("kwargs", RELU_ARGS, ids=RELU_IDS)
 def test_relu_arguments_forward(kwargs, rng):
     x = _relu_inputs(kwargs, rng)
     assert_close(activations.relu(x, **kwargs), relu_ref(x, **kwargs), 1e-30, ELEMENTWISE_RTOL,
                  what=f"relu{kwargs}")
 
 
-@pytest.mark.parametrize("kwargs", [a for a, _ in RELU_ARGS],
+@pytest.mark.parametrize("kwargs", [a for a in RELU_ARGS],
                          ids=RELU_IDS)
 def test_relu_arguments_gradient(kwargs, rng):
     x = _relu_inputs(kwargs, rng)

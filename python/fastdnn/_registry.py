@@ -69,3 +69,21 @@ class Registry:
             return self.lookup(inner, custom_objects)
         cls = self.lookup(class_name, custom_objects)
         return cls.from_config(inner) if hasattr(cls, "from_config") else cls(**inner)
+
+    def get(self, identifier):
+        """What an identifier names, as Keras's `get` does: None gives None; a name or a dict is
+        deserialized; a class is instantiated; any other callable is returned as it is.
+
+        Raises:
+            ValueError: for an unknown name or anything else.
+        """
+        if identifier is None:
+            return None
+        if isinstance(identifier, (str, dict)):
+            return self.deserialize(identifier)
+        if inspect.isclass(identifier):
+            return identifier()
+        if callable(identifier):
+            return identifier
+        raise ValueError(f"Could not interpret {self.family} identifier: {identifier!r}. Expected one "
+                         f"of {self.names}, a dict {{'class_name': ..., 'config': ...}}, {self.expected}.")

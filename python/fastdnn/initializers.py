@@ -14,7 +14,6 @@ Fans follow Keras's `compute_fans`: shape () -> (1, 1); (n,) -> (n, n); (a, b) -
     (784, 300)
 """
 
-import inspect
 import math
 import re
 
@@ -604,16 +603,4 @@ def get(identifier):
     Raises:
         ValueError: for an unknown name or anything that is not an initializer.
     """
-    if identifier is None:
-        return None
-    if isinstance(identifier, (str, dict)):
-        return deserialize(identifier)
-    if inspect.isclass(identifier):
-        return identifier()
-    if callable(identifier):
-        return identifier
-    raise ValueError(
-        f"Could not interpret initializer identifier: {identifier!r}. Expected one of "
-        f"{sorted(_REGISTRY)}, a dict {{'class_name': ..., 'config': ...}}, an Initializer or "
-        "a callable(shape, dtype)."
-    )
+    return _FAMILY.get(identifier)

@@ -24,7 +24,6 @@ Other probabilities follow Keras's formula: normalise the rows, clip to [1e-7, 1
     array([[-0.156,  0.114,  0.042]], dtype=float32)
 """
 
-import inspect
 import re
 
 import numpy as np
@@ -654,17 +653,7 @@ def get(identifier):
     Raises:
         ValueError: for an unknown name or anything that is not a loss.
     """
-    if identifier is None:
-        return None
-    if isinstance(identifier, (str, dict)):
-        return deserialize(identifier)
-    if inspect.isclass(identifier):
-        return identifier()
-    if callable(identifier):
-        return identifier
-    raise ValueError(f"Could not interpret loss identifier: {identifier!r}. Expected one of "
-                     f"{_NAMES}, a dict {{'class_name': ..., 'config': ...}}, a Loss or a "
-                     "callable(y_true, y_pred).")
+    return _FAMILY.get(identifier)
 
 
 def resolve(identifier):

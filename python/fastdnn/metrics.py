@@ -12,7 +12,6 @@ them over batches (`update_state`), reports a Python float (`result`) and starts
     0.75
 """
 
-import inspect
 import re
 
 import numpy as np
@@ -491,17 +490,7 @@ def get(identifier):
     Raises:
         ValueError: for an unknown name or anything that is not a metric.
     """
-    if identifier is None:
-        return None
-    if isinstance(identifier, (str, dict)):
-        return deserialize(identifier)
-    if inspect.isclass(identifier):
-        return identifier()
-    if callable(identifier):
-        return identifier
-    raise ValueError(f"Could not interpret metric identifier: {identifier!r}. Expected one of "
-                     f"{_NAMES}, a dict {{'class_name': ..., 'config': ...}}, a Metric or a "
-                     "callable(y_true, y_pred).")
+    return _FAMILY.get(identifier)
 
 
 _ACCURACY_FOR_LOSS = (
