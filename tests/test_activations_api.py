@@ -151,7 +151,7 @@ def test_relu_arguments_forward(kwargs, rng):
                  what=f"relu{kwargs}")
 
 
-@pytest.mark.parametrize("kwargs", [a for a in RELU_ARGS],
+@pytest.mark.parametrize("kwargs", RELU_ARGS,
                          ids=RELU_IDS)
 def test_relu_arguments_gradient(kwargs, rng):
     x = _relu_inputs(kwargs, rng)
