@@ -1,13 +1,20 @@
-"""The chapter's Batch Normalization model trained with Nadam: fastdnn against PyTorch eager.
+"""The chapter's Batch Normalization model trained with Nadam: fastdnn against PyTorch, JAX, Keras.
 
 Flatten -> BN -> Dense 300 ELU (He) -> BN -> Dense 100 ELU (He) -> BN -> Dense 10 softmax,
 sparse categorical cross-entropy, Nadam(1e-3), on Fashion-MNIST (55,000 training images), at
-batch 32 and 256, fastdnn (the book's Keras code with `import fastdnn as keras`) and torch eager
-(the same network, BatchNorm1d with Keras's momentum and epsilon, NAdam) in one run with the same
-thread count. Reports seconds per epoch, the ratio fastdnn / torch (< 1: fastdnn is faster) and
-test accuracy after the same epochs. (JAX and Keras are not compared yet.)
+batch 32 and 256, in one run with the same thread count:
 
-    python benchmarks/train_bn.py [--epochs 3] [--data DIR] [--threads N]
+* fastdnn: the book's Keras code with `import fastdnn as keras`;
+* torch eager: the same network, BatchNorm1d with Keras's momentum and epsilon, NAdam;
+* JAX jit: the same network written in jax.numpy, one jitted step per batch (forward, backward
+  and Keras 3's Nadam update, parameters donated), batches sliced on the host;
+* Keras 3 on its JAX backend (TensorFlow is not installed here): the book's code itself.
+
+Each that is installed runs; the others are skipped. Reports seconds per epoch (median over the
+epochs; the first includes compilation), the ratio fastdnn / other (< 1: fastdnn is faster) and
+test accuracy after the same epochs.
+
+    python benchmarks/train_bn.py [--epochs 3] [--data DIR] [--threads N] [--only fastdnn,torch]
 """
 
 import argparse
@@ -16,6 +23,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+os.environ.setdefault("KERAS_BACKEND", "jax")  # for the real Keras, imported later if present
 
 import fastdnn
 import fastdnn as keras
@@ -76,31 +85,158 @@ def train_torch(torch, data, batch, epochs):
         return times, (model(xt).argmax(1) == yt).float().mean().item()
 
 
+def _init_params(rng):
+    """He-normal kernels, zero biases, BN gamma 1 / beta 0, moving mean 0 / variance 1."""
+    def dense(n_in, n_out, he=True):
+        std = np.sqrt(2.0 / n_in) if he else np.sqrt(2.0 / (n_in + n_out))
+        return [rng.normal(0, std, (n_in, n_out)).astype(np.float32), np.zeros(n_out, np.float32)]
+    def bn(n):
+        return [np.ones(n, np.float32), np.zeros(n, np.float32)]
+    params = bn(784) + dense(784, 300) + bn(300) + dense(300, 100) + bn(100) + dense(100, 10, he=False)
+    moving = []
+    for n in (784, 300, 100):
+        moving += [np.zeros(n, np.float32), np.ones(n, np.float32)]
+    return params, moving
+
+
+def train_jax(data, batch, epochs):
+    import jax
+    import jax.numpy as jnp
+
+    x, y, xt, yt = data
+    eps, momentum, lr, b1, b2, adam_eps = 1e-3, 0.99, 1e-3, 0.9, 0.999, 1e-7
+    params, moving = _init_params(np.random.default_rng(SEED))
+
+    def forward(params, moving, xb, training):
+        h, new_moving = xb.reshape(len(xb), -1), []
+        for i in range(3):
+            gamma, beta, kernel, bias = params[4 * i:4 * i + 4]
+            if training:
+                mean, var = h.mean(0), h.var(0)
+                new_moving += [moving[2 * i] * momentum + mean * (1 - momentum),
+                               moving[2 * i + 1] * momentum + var * (1 - momentum)]
+            else:
+                mean, var = moving[2 * i], moving[2 * i + 1]
+            h = (h - mean) * jax.lax.rsqrt(var + eps) * gamma + beta
+            h = h @ kernel + bias
+            if i < 2:
+                h = jax.nn.elu(h)
+        return h, new_moving
+
+    def loss_fn(params, moving, xb, yb):
+        logits, new_moving = forward(params, moving, xb, True)
+        logp = jax.nn.log_softmax(logits)
+        return -jnp.take_along_axis(logp, yb[:, None], axis=1).mean(), new_moving
+
+    def step(params, moving, m, v, u_product, t, xb, yb):  # Keras 3's Nadam
+        grads, new_moving = jax.grad(loss_fn, has_aux=True)(params, moving, xb, yb)
+        t = t + 1.0
+        u_t = b1 * (1 - 0.5 * 0.96 ** (0.004 * t))
+        u_t1 = b1 * (1 - 0.5 * 0.96 ** (0.004 * (t + 1)))
+        u_product_t = u_product * u_t
+        u_product_t1 = u_product_t * u_t1
+        new = [], [], []
+        for w, g, mi, vi in zip(params, grads, m, v):
+            mi = b1 * mi + (1 - b1) * g
+            vi = b2 * vi + (1 - b2) * g * g
+            m_hat = u_t1 * mi / (1 - u_product_t1) + (1 - u_t) * g / (1 - u_product_t)
+            v_hat = vi / (1 - b2 ** t)
+            for out, val in zip(new, (w - lr * m_hat / (jnp.sqrt(v_hat) + adam_eps), mi, vi)):
+                out.append(val)
+        return new[0], new_moving, new[1], new[2], u_product_t, t
+
+    step = jax.jit(step, donate_argnums=(0, 1, 2, 3))
+    params = [jnp.asarray(p) for p in params]
+    moving = [jnp.asarray(p) for p in moving]
+    m = [jnp.zeros_like(p) for p in params]
+    v = [jnp.zeros_like(p) for p in params]
+    u_product, t = jnp.float32(1.0), jnp.float32(0.0)
+    rng, times = np.random.default_rng(SEED), []
+    y = y.astype(np.int32)
+    for _ in range(epochs):
+        start = time.perf_counter()
+        perm = rng.permutation(len(x))
+        for lo in range(0, len(x), batch):
+            idx = perm[lo:lo + batch]
+            params, moving, m, v, u_product, t = step(params, moving, m, v, u_product, t, x[idx], y[idx])
+        jax.block_until_ready(params)
+        times.append(time.perf_counter() - start)
+    logits, _ = jax.jit(forward, static_argnums=3)(params, moving, xt, False)
+    return times, float((np.asarray(logits).argmax(1) == yt).mean())
+
+
+def train_keras(real_keras, data, batch, epochs):
+    x, y, xt, yt = data
+    real_keras.utils.set_random_seed(SEED)
+    model = real_keras.models.Sequential([
+        real_keras.Input(shape=[28, 28]),
+        real_keras.layers.Flatten(),
+        real_keras.layers.BatchNormalization(),
+        real_keras.layers.Dense(300, activation="elu", kernel_initializer="he_normal"),
+        real_keras.layers.BatchNormalization(),
+        real_keras.layers.Dense(100, activation="elu", kernel_initializer="he_normal"),
+        real_keras.layers.BatchNormalization(),
+        real_keras.layers.Dense(10, activation="softmax"),
+    ])
+    model.compile(loss="sparse_categorical_crossentropy",
+                  optimizer=real_keras.optimizers.Nadam(learning_rate=1e-3), metrics=["accuracy"])
+    times = []
+
+    class Timer(real_keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            times.append(time.perf_counter() - self.start)
+
+    model.fit(x.reshape(-1, 28, 28), y, epochs=epochs, batch_size=batch, verbose=0, callbacks=[Timer()])
+    return times, model.evaluate(xt.reshape(-1, 28, 28), yt, verbose=0)[1]
+
+
+def _optional(name):
+    try:
+        return __import__(name)
+    except ImportError:
+        return None
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--threads", type=int)
+    parser.add_argument("--only", default="fastdnn,torch,jax,keras",
+                        help="comma-separated frameworks to run (fastdnn always runs)")
+    parser.add_argument("--batches", default="32,256")
     parser.add_argument("--data", default=os.environ.get("FASTDNN_DATA") or str(
         Path(__file__).resolve().parents[2] / "shared" / "datasets" / "fashion-mnist"))
     args = parser.parse_args(argv)
     if args.threads:
         fastdnn.set_num_threads(args.threads)
-    try:
-        import torch
+    wanted = set(args.only.split(","))
+    runners = {}
+    torch = _optional("torch") if "torch" in wanted else None
+    if torch is not None:
         torch.set_num_threads(fastdnn.get_num_threads())
-    except ImportError:
-        torch = None
+        runners["torch eager"] = lambda d, b, e: train_torch(torch, d, b, e)
+    if "jax" in wanted and _optional("jax") is not None:
+        runners["JAX jit"] = train_jax
+    real_keras = _optional("keras") if "keras" in wanted else None
+    if real_keras is not None:
+        runners[f"Keras {real_keras.__version__} ({real_keras.backend.backend()})"] = (
+            lambda d, b, e: train_keras(real_keras, d, b, e))
     data = load(args.data)
     print(f"BN model, Nadam 1e-3, {len(data[0]):,} images, {args.epochs} epoch(s), "
-          f"{fastdnn.get_num_threads()} thread(s); load average {os.getloadavg()[0]:.2f}")
-    for batch in (32, 256):
+          f"{fastdnn.get_num_threads()} thread(s); load average {os.getloadavg()[0]:.2f}; "
+          f"compared: {', '.join(runners) or 'nothing (install torch, jax or keras)'}")
+    for batch in (int(b) for b in args.batches.split(",")):
         times, acc = train_fastdnn(data, batch, args.epochs)
-        line = f"batch {batch:3d}: fastdnn {np.median(times):.2f} s/epoch (min {min(times):.2f}), test acc {acc:.4f}"
-        if torch is not None:
-            t_times, t_acc = train_torch(torch, data, batch, args.epochs)
-            line += (f" | torch {np.median(t_times):.2f} s/epoch (min {min(t_times):.2f}), test acc {t_acc:.4f}"
-                     f" | ratio {np.median(times) / np.median(t_times):.2f}, accuracy {100 * (acc - t_acc):+.2f} pp")
-        print(line, flush=True)
+        print(f"batch {batch:3d}: fastdnn {np.median(times):6.2f} s/epoch (min {min(times):.2f}), "
+              f"test acc {acc:.4f}", flush=True)
+        for name, run in runners.items():
+            o_times, o_acc = run(data, batch, args.epochs)
+            print(f"           {name}: {np.median(o_times):6.2f} s/epoch (min {min(o_times):.2f}), "
+                  f"test acc {o_acc:.4f} | fastdnn/{name.split()[0]} {np.median(times) / np.median(o_times):.2f}, "
+                  f"accuracy {100 * (acc - o_acc):+.2f} pp", flush=True)
 
 
 if __name__ == "__main__":
