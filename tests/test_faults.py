@@ -1,0 +1,67 @@
+"""Training faults: a process killed while writing a checkpoint leaves the previous file whole."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
+
+# A child that trains a model with 3M weights and checkpoints every epoch; a callback placed
+# before ModelCheckpoint sets every weight to the epoch number, so each complete file holds one
+# constant and a torn one would mix values or miss arrays.
+CHILD = textwrap.dedent("""
+    import sys
+    import numpy as np
+    import fastdnn as keras
+
+    path = sys.argv[1]
+    model = keras.models.Sequential([keras.layers.Input(shape=(1000,)),
+                                     keras.layers.Dense(3000), keras.layers.Dense(10)])
+    model.compile(loss="mse", optimizer="sgd")
+
+    def stamp(epoch, logs):
+        model.set_weights([np.full(w.shape, epoch, np.float32) for w in model.get_weights()])
+        if epoch == 1:
+            print("first file written", flush=True)
+
+    x, y = np.zeros((1, 1000), np.float32), np.zeros((1, 10), np.float32)
+    model.fit(x, y, epochs=100000, verbose=0, callbacks=[
+        keras.callbacks.LambdaCallback(on_epoch_end=stamp),
+        keras.callbacks.ModelCheckpoint(path, save_weights_only=True)])
+""")
+
+
+def test_sigkill_while_checkpointing_leaves_a_whole_file(tmp_path):
+    path = tmp_path / "weights.npz"
+    script = tmp_path / "child.py"
+    script.write_text(CHILD)
+    leftovers = 0
+    for trial, delay in enumerate((0.05, 0.11, 0.17, 0.23, 0.31)):
+        child = subprocess.Popen([sys.executable, str(script), str(path)], stdout=subprocess.PIPE,
+                                 text=True, env=os.environ.copy())
+        try:
+            assert child.stdout.readline().strip() == "first file written"
+            time.sleep(delay)
+        finally:
+            child.kill()
+            child.wait(timeout=60)
+        assert child.returncode == -signal.SIGKILL
+        with np.load(path) as archive:
+            arrays = [archive[k] for k in sorted(archive.files, key=lambda k: int(k.split("_")[1]))]
+        assert [a.shape for a in arrays] == [(1000, 3000), (3000,), (3000, 10), (10,)]
+        values = {float(v) for a in arrays for v in np.unique(a)}
+        assert len(values) == 1, f"trial {trial}: torn checkpoint"
+        temporaries = [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
+        leftovers += len(temporaries)
+        for name in temporaries:  # what a kill mid-write leaves: never the file itself
+            os.unlink(tmp_path / name)
+        path.unlink()
+    # The child spends most of its time writing: some kill must have landed mid-write, or
+    # the test proved nothing.
+    assert leftovers >= 1, "no kill landed during a write; make the model larger"
