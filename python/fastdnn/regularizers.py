@@ -8,9 +8,9 @@ weight in one native call (`fastdnn.penalties`); any other regularizer is differ
 tape.
 
     >>> import numpy as np, fastdnn
-    >>> reg = fastdnn.regularizers.l2(0.01)
+    >>> reg = fastdnn.regularizers.l2(0.5)
     >>> float(reg(np.array([[1.0, 2.0]], np.float32)))
-    0.05
+    2.5
 """
 
 import math
