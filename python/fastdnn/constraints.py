@@ -2,7 +2,7 @@
 optimizer step.
 
 `constraint(w)` returns the constrained weights (NumPy, float32, Keras 3's formulas with its
-ε = 1e-7). In training, every constrained weight of a model is projected in place by one native
+ε = 1e-7, evaluated in float64). In training, every constrained weight of a model is projected in place by one native
 call right after the optimizer update (`fastdnn.penalties`); a plain function `f(w) -> w`
 works too and is applied in Python.
 
@@ -101,10 +101,11 @@ class _NormConstraint(Constraint):
         raise NotImplementedError
 
     def __call__(self, w):
-        w = np.asarray(w, dtype=np.float32)
+        # Computed in float64 and rounded once, as the native kernel does.
+        w = np.asarray(w, dtype=np.float32).astype(np.float64)
         axis = tuple(self.axis) if isinstance(self.axis, list) else self.axis
         norms = np.sqrt(np.sum(np.square(w), axis=axis, keepdims=True))
-        return (w * (self._desired(norms) / (np.float32(EPSILON) + norms))).astype(np.float32)
+        return (w * (self._desired(norms) / (EPSILON + norms))).astype(np.float32)
 
     def native_spec(self, shape):
         # A subclass that rewrites the formula is applied in Python instead.
@@ -143,7 +144,7 @@ class MaxNorm(_NormConstraint):
         self.max_value = _number("max_value", max_value)
 
     def _desired(self, norms):
-        return np.clip(norms, 0, np.float32(self.max_value))
+        return np.clip(norms, 0, self.max_value)
 
     def _bounds(self):
         return (0.0, self.max_value, 1.0)
@@ -165,7 +166,7 @@ class UnitNorm(_NormConstraint):
         super().__init__(axis)
 
     def _desired(self, norms):
-        return np.float32(1.0)
+        return 1.0
 
     def _bounds(self):
         return (0.0, 0.0, 1.0)
@@ -201,8 +202,7 @@ class MinMaxNorm(_NormConstraint):
         self.rate = _number("rate", rate, 0.0, 1.0)
 
     def _desired(self, norms):
-        clipped = np.clip(norms, np.float32(self.min_value), np.float32(self.max_value))
-        return np.float32(self.rate) * clipped + np.float32(1 - self.rate) * norms
+        return self.rate * np.clip(norms, self.min_value, self.max_value) + (1 - self.rate) * norms
 
     def _bounds(self):
         return (self.min_value, self.max_value, self.rate)
