@@ -80,3 +80,17 @@ def grad_atol(ref, depth=1):
 # Element-wise float32 arithmetic in NumPy rounds once (add, multiply, divide, sqrt: half an
 # ulp); NumPy's SIMD float32 exp and log are documented within 4 ulp. 8 ulp bounds both.
 ELEMENTWISE_RTOL = 8 * EPS32
+
+
+# --- Weight penalties and constraints (test_regularizers, test_constraints) -------------------
+# The native penalty sums |w| and w² in float32 lanes over blocks of 4096 values, flushed to
+# float64: each block's sum carries ~sqrt(4096/16)·eps relative error at worst (~2e-6), so 1e-5
+# relative leaves 5x headroom and still fails a dropped or doubled element in 1000+ values.
+PENALTY_RTOL = 1e-5
+# A gradient element g + l1·sign(w) + 2·l2·w is two float32 products and two sums: 4 ulp of the
+# largest term.
+PENALTY_GRAD_ULPS = 4
+# A constrained weight is w·s, with s from a float64 norm rounded once to float32, then one
+# float32 product: 2 ulp; 4 leaves headroom yet fails a missing ε (1e-7 relative at norm 1 is
+# ~1 ulp, so ε is checked separately at small norms) or a wrong axis by far.
+CONSTRAINT_ULPS = 4

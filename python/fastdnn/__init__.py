@@ -12,6 +12,7 @@ from . import _C  # noqa: F401  (the native core)
 from . import autodiff, cuda, ops, random, utils
 from . import activations, callbacks, datasets, initializers, layers, losses, metrics, optimizers
 from . import models
+from . import constraints, presets, regularizers
 from .autodiff import GradientTape
 from .folding import fold_batchnorm
 from .layers import Input
@@ -36,6 +37,7 @@ __all__ = [
     "autodiff",
     "fold_batchnorm",
     "callbacks",
+    "constraints",
     "datasets",
     "initializers",
     "layers",
@@ -43,7 +45,9 @@ __all__ = [
     "metrics",
     "models",
     "optimizers",
+    "presets",
     "random",
+    "regularizers",
     "utils",
     "available_isas",
     "build_info",

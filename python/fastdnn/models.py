@@ -13,6 +13,7 @@ from . import layers as layers_module
 from . import losses as losses_module
 from . import metrics as metrics_module
 from . import optimizers as optimizers_module
+from . import penalties
 from ._arrays import as_float32
 from .autodiff import GradientTape
 from .layers.base import unique_name
@@ -111,6 +112,11 @@ class Sequential:
     def get_weights(self):
         return [w.numpy() for w in self.weights]
 
+    @property
+    def losses(self):
+        """Current penalties (regularizers), as a list of floats, as Keras's `model.losses`."""
+        return penalties.model_losses(self)
+
     def set_weights(self, weights):
         weights = list(weights)
         if len(weights) != len(self.weights):
@@ -157,10 +163,12 @@ class Sequential:
         variables = self.trainable_weights
         with GradientTape() as tape:
             y_pred = self.call(x, training=True)
-            loss = self.loss(y, y_pred)
+            loss = penalties.on_tape(self, self.loss(y, y_pred), variables)
         grads = tape.gradient(loss, variables)
+        penalty = penalties.add_gradients(self, grads, variables)  # L1/L2 natively
         self.optimizer.apply_gradients(zip(grads, variables))
-        return y_pred, float(loss)
+        penalties.constrain(self, variables)
+        return y_pred, float(loss) + penalty
 
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
             validation_split=0.0, validation_data=None, shuffle=True, initial_epoch=0,
@@ -270,7 +278,7 @@ class Sequential:
             xb, yb = x[step * batch_size:(step + 1) * batch_size], y[step * batch_size:(step + 1) * batch_size]
             cbs.on_test_batch_begin(step)
             y_pred = self.call(xb, training=False)
-            loss_sum += float(self.loss(yb, y_pred)) * len(xb)
+            loss_sum += (float(self.loss(yb, y_pred)) + penalties.current(self)) * len(xb)
             seen += len(xb)
             for metric in metrics:
                 metric.update_state(yb, y_pred)

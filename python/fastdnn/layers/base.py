@@ -6,7 +6,7 @@ import re
 
 import numpy as np
 
-from .. import initializers
+from .. import constraints, initializers, penalties, regularizers
 from .._arrays import as_float32
 from ..variables import Variable
 
@@ -58,6 +58,8 @@ class Layer:
         array([[2.]], dtype=float32)
     """
 
+    activity_regularizer = None  # a regularizer of the outputs, set by layers that take one
+
     def __init__(self, trainable=True, name=None, dtype=None, input_shape=None, input_dim=None,
                  batch_input_shape=None, batch_size=None, **kwargs):
         if kwargs:
@@ -87,13 +89,18 @@ class Layer:
         shape = tuple(int(d) for d in (shape or ()))
         var = Variable(init(shape, dtype="float32"), trainable=trainable,
                        name=f"{self.name}/{name or 'weight'}")
-        var.regularizer, var.constraint = regularizer, constraint
+        var.regularizer, var.constraint = regularizers.get(regularizer), constraints.get(constraint)
         self._weights.append(var)
         return var
 
     @property
     def weights(self):
         return list(self._weights)
+
+    @property
+    def losses(self):
+        """Current penalties: the latest activity penalty, then one per regularized weight."""
+        return penalties.layer_losses(self)
 
     @property
     def trainable_weights(self):
@@ -141,7 +148,10 @@ class Layer:
             self.built = True
         if _takes_training(type(self)):
             kwargs["training"] = training
-        return self.call(inputs, **kwargs)
+        outputs = self.call(inputs, **kwargs)
+        if self.activity_regularizer is not None:  # the penalty of this output (Keras 3: unscaled)
+            self._activity_losses = [self.activity_regularizer(outputs)]
+        return outputs
 
     # ---- config -----------------------------------------------------------------------------
 

@@ -5,7 +5,7 @@ import operator
 
 import numpy as np
 
-from .. import activations, initializers, ops
+from .. import activations, constraints, initializers, ops, regularizers
 from .. import random as frandom
 from .base import Layer, serialize_object
 
@@ -74,8 +74,11 @@ class Dense(Layer):
         use_bias: whether to add a bias.
         kernel_initializer, bias_initializer: initializers or their names (Keras defaults
             "glorot_uniform" and "zeros").
-        kernel_regularizer, bias_regularizer, activity_regularizer, kernel_constraint,
-            bias_constraint: accepted and stored in the config.
+        kernel_regularizer, bias_regularizer: penalties on the weights (a regularizer, its
+            name or config, or a callable), added to the training loss.
+        activity_regularizer: a penalty on the layer's outputs, added to the training loss.
+        kernel_constraint, bias_constraint: projections applied to the weights after each
+            optimizer step (e.g. `fastdnn.constraints.max_norm(1.)`).
 
     Example:
         >>> import fastdnn
@@ -94,11 +97,11 @@ class Dense(Layer):
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = kernel_regularizer
-        self.bias_regularizer = bias_regularizer
-        self.activity_regularizer = activity_regularizer
-        self.kernel_constraint = kernel_constraint
-        self.bias_constraint = bias_constraint
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.activity_regularizer = regularizers.get(activity_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
 
     def build(self, input_shape):
         self.kernel = self.add_weight((input_shape[-1], self.units), self.kernel_initializer,

@@ -1,0 +1,47 @@
+// Weight penalties (L1/L2 regularization) and weight constraints, element loops over one range.
+//
+// Penalty over w[i0, i1):   returns Σ l1·|w| + l2·w²  (float64 sum);  g += l1·sign(w) + 2·l2·w
+//   (sign(0) = 0, as the gradient of |w| at 0 in Keras's backends; g may be null: value only).
+// Constraint over a tensor seen as outer × red × inner (C order), with norms over `red`, one per
+// (outer, inner) pair, as Keras 3's constraints (keras/src/constraints/constraints.py), ε = 1e-7:
+//   MaxNorm     w ·= clip(‖w‖, 0, max) / (ε + ‖w‖)
+//   UnitNorm    w ·= 1 / (ε + ‖w‖)
+//   MinMaxNorm  w ·= (rate·clip(‖w‖, min, max) + (1 − rate)·‖w‖) / (ε + ‖w‖)
+//   NonNeg      w ·= (w >= 0)
+// Fast float32 kernels here; the float64 reference of the same formulas is penalty_ref.cpp, and
+// penalty_op.cpp picks it when the "reference" kernel path is set.
+#pragma once
+#include <cmath>
+#include <cstdint>
+
+namespace fastdnn {
+
+enum ConstraintKind { kMaxNorm = 0, kNonNeg = 1, kUnitNorm = 2, kMinMaxNorm = 3 };
+constexpr double kConstraintEpsilon = 1e-7;  // keras.backend.epsilon()
+
+struct ConstraintSpec {
+  int kind;
+  double min_value, max_value, rate;
+};
+
+// The factor a norm is multiplied by, in float64.
+inline double constraint_scale(const ConstraintSpec& c, double norm) {
+  double desired;
+  switch (c.kind) {
+    case kMaxNorm: desired = std::fmin(std::fmax(norm, 0.0), c.max_value); break;
+    case kUnitNorm: desired = 1.0; break;
+    default: desired = c.rate * std::fmin(std::fmax(norm, c.min_value), c.max_value) + (1.0 - c.rate) * norm;
+  }
+  return desired / (kConstraintEpsilon + norm);
+}
+
+double penalty_fast(const float* w, float* g, int64_t i0, int64_t i1, float l1, float l2);
+double penalty_reference(const float* w, float* g, int64_t i0, int64_t i1, float l1, float l2);
+
+// Constrains columns [c0, c1) of rows [o0, o1) of an outer × red × inner tensor.
+void constrain_fast(float* w, int64_t red, int64_t inner, int64_t o0, int64_t o1, int64_t c0,
+                    int64_t c1, const ConstraintSpec& c);
+void constrain_reference(float* w, int64_t red, int64_t inner, int64_t o0, int64_t o1, int64_t c0,
+                         int64_t c1, const ConstraintSpec& c);
+
+}  // namespace fastdnn

@@ -1,0 +1,166 @@
+"""Regularization penalties and weight constraints in training, as Keras applies them.
+
+The training loss is the data loss plus every penalty: the weight regularizers of the model's
+variables (`Variable.regularizer`) and the activity regularizers of its layers (the penalty of
+each layer's latest output). A training step then runs, around the optimizer update:
+
+    loss = on_tape(model, data_loss, variables)    # on the tape: activity penalties and
+                                                   # regularizers other than L1/L2/L1L2
+    penalty = add_gradients(model, grads, variables)   # one native call: grads += l1·sign(w)
+                                                       # + 2·l2·w, returns Σ penalties
+    optimizer.apply_gradients(...)
+    constrain(model, variables)                    # one native call: every constraint
+
+`model_losses(model)` lists the current penalties, one per regularizer (`model.losses`).
+Natively: csrc/penalties/ (fast float32 kernels beside a float64 reference).
+"""
+
+import numpy as np
+
+from . import _C, ops
+
+
+def _sublayers(model):
+    """The leaf layers of a model, nested models flattened."""
+    for layer in getattr(model, "layers", ()):
+        if isinstance(getattr(layer, "layers", None), list):
+            yield from _sublayers(layer)
+        else:
+            yield layer
+
+
+class _Plan:
+    """What a model's penalties and constraints need each step, built once per variable list."""
+
+    def __init__(self, model, variables):
+        self.variables = list(variables)
+        self.activity_layers = [layer for layer in _sublayers(model)
+                                if getattr(layer, "activity_regularizer", None) is not None]
+        trainable = {id(v) for v in variables}
+        self.native_index, self.native_params, self.l1, self.l2 = [], [], [], []
+        self.tape = []  # (variable, regularizer) differentiated on the tape
+        self.frozen = []  # (variable, regularizer) of weights no gradient reaches
+        self.constrained, self.specs, self.python_constraints = [], [], []
+        for i, var in enumerate(variables):
+            reg = getattr(var, "regularizer", None)
+            factors = _native_factors(reg)
+            if factors is not None:
+                self.native_index.append(i)
+                self.native_params.append(var._value)
+                self.l1.append(factors[0])
+                self.l2.append(factors[1])
+            elif reg is not None:
+                self.tape.append((var, reg))
+            constraint = getattr(var, "constraint", None)
+            spec = constraint.native_spec(var.shape) if hasattr(constraint, "native_spec") else None
+            if spec is not None:
+                self.constrained.append(var._value)
+                self.specs.append(spec)
+            elif constraint is not None:
+                self.python_constraints.append((var, constraint))
+        for var in getattr(model, "weights", ()):
+            if id(var) not in trainable and getattr(var, "regularizer", None) is not None:
+                self.frozen.append((var, var.regularizer))
+
+
+def _native_factors(reg):
+    method = getattr(reg, "native_factors", None)
+    return method() if method is not None else None
+
+
+def _plan(model, variables):
+    plan = getattr(model, "_penalty_plan", None)
+    if plan is None or len(plan.variables) != len(variables) or any(
+            a is not b for a, b in zip(plan.variables, variables)):
+        plan = model._penalty_plan = _Plan(model, variables)
+    return plan
+
+
+def on_tape(model, loss, variables):
+    """`loss` plus the penalties differentiated on the tape: the activity regularizers' (of the
+    forward pass just recorded) and those of weight regularizers without a native form."""
+    plan = _plan(model, variables)
+    for layer in plan.activity_layers:
+        for penalty in getattr(layer, "_activity_losses", ()):
+            loss = ops.add(loss, penalty)
+    for var, reg in plan.tape:
+        loss = ops.add(loss, reg(var.value))
+    return loss
+
+
+def add_gradients(model, grads, variables):
+    """Adds l1·sign(w) + 2·l2·w of every L1/L2/L1L2-regularized variable into its gradient in
+    `grads` (in place; a missing or shared gradient is replaced by a fresh array) with one native
+    call, and returns the sum of those penalties and of the frozen weights' penalties."""
+    plan = _plan(model, variables)
+    total = 0.0
+    if plan.native_index:
+        seen = set()
+        for i in plan.native_index:
+            g = grads[i]
+            if g is None:
+                g = np.zeros(variables[i].shape, np.float32)
+            elif (type(g) is not np.ndarray or g.dtype != np.float32 or not g.flags.c_contiguous
+                  or not g.flags.writeable or id(g) in seen):
+                g = np.array(g, dtype=np.float32, order="C")
+            seen.add(id(g))
+            grads[i] = g
+        total = _C.weight_penalty(plan.native_params, [grads[i] for i in plan.native_index],
+                                  plan.l1, plan.l2)
+    if plan.frozen:
+        total += _value(plan.frozen)
+    return total
+
+
+def constrain(model, variables):
+    """Applies every variable's constraint in place: the native ones in one call, then any
+    other callable constraint in Python."""
+    plan = _plan(model, variables)
+    if plan.constrained:
+        _C.apply_constraints(plan.constrained, plan.specs)
+    for var, constraint in plan.python_constraints:
+        var.assign(constraint(var._value))
+
+
+def _value(pairs):
+    """The summed penalty of (variable, regularizer) pairs, the L1/L2 ones in one native call."""
+    native = [(v._value, _native_factors(r)) for v, r in pairs if _native_factors(r) is not None]
+    total = 0.0
+    if native:
+        total = _C.weight_penalty([w for w, _ in native], None, [f[0] for _, f in native],
+                                  [f[1] for _, f in native])
+    return total + sum(float(r(v._value)) for v, r in pairs if _native_factors(r) is None)
+
+
+def current(model):
+    """The current total penalty (weights now, activity of the latest forward pass): what
+    `evaluate` adds to the data loss."""
+    pairs = [(v, v.regularizer) for v in model.weights if getattr(v, "regularizer", None) is not None]
+    total = _value(pairs) if pairs else 0.0
+    for layer in _sublayers(model):
+        if getattr(layer, "activity_regularizer", None) is not None:
+            total += sum(float(p) for p in getattr(layer, "_activity_losses", ()))
+    return total
+
+
+def layer_losses(layer):
+    """A layer's penalties as floats: its latest activity penalty, then one per regularized
+    weight (the order of Keras's `layer.losses`)."""
+    losses = [float(p) for p in getattr(layer, "_activity_losses", ())]
+    for var in layer.weights:
+        reg = getattr(var, "regularizer", None)
+        if reg is not None:
+            factors = _native_factors(reg)
+            losses.append(float(_C.weight_penalty([var._value], None, [factors[0]], [factors[1]]))
+                          if factors is not None else float(reg(var._value)))
+    return losses
+
+
+def model_losses(model):
+    """A model's penalties, as Keras's `model.losses`: activity penalties of the latest forward
+    pass first, then one per regularized weight."""
+    layers = list(_sublayers(model))
+    activity = [float(p) for layer in layers for p in getattr(layer, "_activity_losses", ())]
+    weights = [loss for layer in layers
+               for loss in layer_losses(layer)[len(getattr(layer, "_activity_losses", ())):]]
+    return activity + weights
