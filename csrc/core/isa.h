@@ -45,6 +45,9 @@ struct CpuIsa {
   void (*bn_backward)(const float* dy, const float* x, int64_t rows, int64_t cols, const float* mean,
                       const float* inv_std, const float* gamma, bool training, float* dx,
                       float* dgamma, float* dbeta);
+  // L1/L2 penalty of n weights, l1·Σ|w| + l2·Σw², and g += l1·sign(w) + 2·l2·w when g is not
+  // null (penalties/penalty_simd.h).
+  double (*weight_penalty)(const float* w, float* g, int64_t n, float l1, float l2);
 };
 
 // Tables this build holds and this CPU runs, best first.

@@ -7,6 +7,7 @@
 #include "../gemm/gemm_kernel.h"
 #include "../losses/xent_kernel.h"
 #include "../optim/optim_kernel.h"
+#include "../penalties/penalty_simd.h"
 
 namespace fastdnn {
 
@@ -22,7 +23,8 @@ CpuIsa make_isa(int mr) {
                 &optim_kernel::update<V>,
                 &bn_kernel::stats<V>,
                 &bn_kernel::affine<V>,
-                &bn_kernel::backward<V>};
+                &bn_kernel::backward<V>,
+                &penalty_kernel::weight_penalty<V>};
 }
 
 }  // namespace fastdnn

@@ -3,6 +3,7 @@
 #include "../activations/act_ref.h"
 #include "../batchnorm/bn_kernel.h"
 #include "../core/isa.h"
+#include "../penalties/penalty_kernel.h"
 
 namespace fastdnn {
 
@@ -24,7 +25,8 @@ const CpuIsa& isa_reference() {
                           &optim_kernel::update<Scalar>,
                           &bn_kernel::stats<Scalar>,
                           &bn_kernel::affine<Scalar>,
-                          &bn_kernel::backward<Scalar>};
+                          &bn_kernel::backward<Scalar>,
+                          &penalty_reference};
   return isa;
 }
 

@@ -1,7 +1,5 @@
-// Fast float32 weight penalties and constraints (formulas in penalty_kernel.h). The penalty's
-// sums are OpenMP simd reductions (this file is built with -fopenmp-simd: vectorised without
-// -ffast-math, no OpenMP runtime), flushed to float64 every block, so long tensors lose no
-// accuracy.
+// Fast float32 weight constraints (formulas in penalty_kernel.h); the penalty's vectorised
+// kernel is per ISA (penalty_simd.h).
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -10,39 +8,11 @@
 
 namespace fastdnn {
 
-namespace {
-constexpr int64_t kBlock = 4096;  // values summed in float32 lanes before a float64 flush
-}  // namespace
-
-// Σ|w| and Σw² of n values in float32 (vectorised as an OpenMP simd reduction), added to the
-// float64 sums; with G, also g += l1·sign(w) + 2·l2·w.
-template <bool G>
-void penalty_block(const float* __restrict w, float* __restrict g, int64_t n, float l1, float two_l2,
-                   double* abs_sum, double* sq_sum) {
-  float a = 0, s = 0;
-#pragma omp simd simdlen(16) reduction(+ : a, s)
-  for (int64_t i = 0; i < n; ++i) {
-    const float x = w[i];
-    a += std::fabs(x);
-    s += x * x;
-    if (G) g[i] += l1 * ((float)(x > 0.0f) - (float)(x < 0.0f)) + two_l2 * x;
-  }
-  *abs_sum += a, *sq_sum += s;
-}
-
-double penalty_fast(const float* w, float* g, int64_t i0, int64_t i1, float l1, float l2) {
-  const float two_l2 = 2.0f * l2;
-  double abs_sum = 0, sq_sum = 0;
-  for (int64_t i = i0; i < i1; i += kBlock) {
-    const int64_t n = std::min(kBlock, i1 - i);
-    if (g)
-      penalty_block<true>(w + i, g + i, n, l1, two_l2, &abs_sum, &sq_sum);
-    else
-      penalty_block<false>(w + i, nullptr, n, l1, two_l2, &abs_sum, &sq_sum);
-  }
-  return (double)l1 * abs_sum + (double)l2 * sq_sum;
-}
-
+// Column loops over `inner` vectorise; on x86-64 the compiler also builds AVX2 and AVX-512
+// clones of this function and the loader picks the one the CPU runs.
+#if defined(FASTDNN_X86) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
 void constrain_fast(float* __restrict w, int64_t red, int64_t inner, int64_t o0, int64_t o1, int64_t c0,
                     int64_t c1, const ConstraintSpec& c) {
   const int64_t width = c1 - c0;

@@ -35,8 +35,8 @@ inline double constraint_scale(const ConstraintSpec& c, double norm) {
   return desired / (kConstraintEpsilon + norm);
 }
 
-double penalty_fast(const float* w, float* g, int64_t i0, int64_t i1, float l1, float l2);
-double penalty_reference(const float* w, float* g, int64_t i0, int64_t i1, float l1, float l2);
+// The float64 reference of the penalty over n values (the vectorised one is penalty_simd.h).
+double penalty_reference(const float* w, float* g, int64_t n, float l1, float l2);
 
 // Constrains columns [c0, c1) of rows [o0, o1) of an outer × red × inner tensor.
 void constrain_fast(float* w, int64_t red, int64_t inner, int64_t o0, int64_t o1, int64_t c0,

@@ -71,7 +71,7 @@ double weight_penalty_op(const py::list& params, const py::object& grads, const 
       keep.push_back(g);
     }
   }
-  const auto kernel = use_reference() ? penalty_reference : penalty_fast;
+  const auto kernel = cpu_isa().weight_penalty;
   std::vector<std::pair<int, int64_t>> chunks;
   int64_t total = 0;
   for (size_t t = 0; t < count; ++t) {
@@ -83,7 +83,7 @@ double weight_penalty_op(const py::list& params, const py::object& grads, const 
   auto run = [&](int c) {
     const int t = chunks[c].first;
     const int64_t i0 = chunks[c].second;
-    partial[c] = kernel(ws[t], gs[t], i0, std::min(ns[t], i0 + kChunk), f1[t], f2[t]);
+    partial[c] = kernel(ws[t] + i0, gs[t] ? gs[t] + i0 : nullptr, std::min(ns[t] - i0, kChunk), f1[t], f2[t]);
   };
   if (total < kParallelMin)
     for (int c = 0; c < (int)chunks.size(); ++c) run(c);

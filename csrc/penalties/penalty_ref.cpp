@@ -6,9 +6,9 @@
 
 namespace fastdnn {
 
-double penalty_reference(const float* w, float* g, int64_t i0, int64_t i1, float l1, float l2) {
+double penalty_reference(const float* w, float* g, int64_t n, float l1, float l2) {
   double total = 0;
-  for (int64_t i = i0; i < i1; ++i) {
+  for (int64_t i = 0; i < n; ++i) {
     const double x = w[i];
     total += (double)l1 * std::fabs(x) + (double)l2 * x * x;
     if (g) g[i] = (float)((double)g[i] + (double)l1 * ((x > 0) - (x < 0)) + 2.0 * (double)l2 * x);
