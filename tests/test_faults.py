@@ -65,3 +65,44 @@ def test_sigkill_while_checkpointing_leaves_a_whole_file(tmp_path):
     # The child spends most of its time writing: some kill must have landed mid-write, or
     # the test proved nothing.
     assert leftovers >= 1, "no kill landed during a write; make the model larger"
+
+
+def _bn_model(keras):
+    keras.utils.set_random_seed(7)
+    model = keras.models.Sequential([
+        keras.layers.Input(shape=(8,)),
+        keras.layers.Dense(16, activation="elu", kernel_initializer="he_normal"),
+        keras.layers.BatchNormalization(),
+        keras.layers.Dense(3, activation="softmax"),
+    ])
+    model.compile(loss="sparse_categorical_crossentropy", optimizer="nadam")
+    return model
+
+
+def test_terminate_on_nan_stops_and_keeps_the_last_good_weights(rng):
+    import fastdnn as keras
+
+    x = rng.standard_normal((320, 8)).astype(np.float32)
+    y = rng.integers(0, 3, 320)
+    x[5 * 32 + 3, 2] = np.nan  # batch 5 (of 32) produces a NaN loss
+    good = _bn_model(keras)
+    good.fit(x[:5 * 32], y[:5 * 32], batch_size=32, epochs=1, shuffle=False, verbose=0)
+
+    model = _bn_model(keras)
+    history = model.fit(x, y, batch_size=32, epochs=3, shuffle=False, verbose=0,
+                        callbacks=[keras.callbacks.TerminateOnNaN()])
+    assert len(history.history["loss"]) == 1 and not np.isfinite(history.history["loss"][0])
+    assert model.optimizer.iterations == 5
+    for got, want in zip(model.get_weights(), good.get_weights()):
+        np.testing.assert_array_equal(got, want)  # moving statistics included
+    assert np.isfinite(model.predict(x[:32], verbose=0)).all()
+
+
+def test_without_terminate_on_nan_the_bad_step_is_applied(rng):
+    import fastdnn as keras
+
+    x = rng.standard_normal((64, 8)).astype(np.float32)
+    x[40, 0] = np.nan
+    model = _bn_model(keras)
+    model.fit(x, rng.integers(0, 3, 64), batch_size=32, epochs=1, shuffle=False, verbose=0)
+    assert not all(np.isfinite(w).all() for w in model.get_weights())  # as Keras does

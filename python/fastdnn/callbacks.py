@@ -1047,6 +1047,10 @@ class ModelCheckpoint(Callback):
 class TerminateOnNaN(Callback):
     """Stops training as soon as a batch's loss is NaN or infinite.
 
+    Unlike Keras, the model keeps its last good weights: while this callback is attached, a
+    step whose loss is not finite updates nothing (fastdnn's `Sequential.train_step` skips the
+    optimizer and puts back the BatchNormalization statistics that step's forward pass moved).
+
     Example:
         >>> from fastdnn.callbacks import TerminateOnNaN
         >>> class Model:
@@ -1057,6 +1061,14 @@ class TerminateOnNaN(Callback):
         >>> cb.model.stop_training
         True
     """
+
+    def on_train_begin(self, logs=None):
+        if self.model is not None:
+            self.model._keep_last_good = True
+
+    def on_train_end(self, logs=None):
+        if self.model is not None and "_keep_last_good" in vars(self.model):
+            del self.model._keep_last_good
 
     def on_batch_end(self, batch, logs=None):
         loss = (logs or {}).get("loss")

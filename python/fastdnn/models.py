@@ -37,6 +37,8 @@ class Sequential:
         238510
     """
 
+    _keep_last_good = False  # set by TerminateOnNaN during fit (see train_step)
+
     def __init__(self, layers=None, name=None, trainable=True):
         self.name = name or unique_name("sequential")
         self.trainable = trainable
@@ -161,14 +163,22 @@ class Sequential:
     def train_step(self, x, y):
         """One optimizer step on a batch; returns the batch predictions and the loss value."""
         variables = self.trainable_weights
+        # With TerminateOnNaN attached, a step whose loss is not finite changes nothing: the
+        # statistics its forward pass updated are put back and the optimizer is not run.
+        saved = [v.numpy() for v in self.non_trainable_weights] if self._keep_last_good else None
         with GradientTape() as tape:
             y_pred = self.call(x, training=True)
             loss = penalties.on_tape(self, self.loss(y, y_pred), variables)
         grads = tape.gradient(loss, variables)
         penalty = penalties.add_gradients(self, grads, variables)  # L1/L2 natively
+        loss_value = float(loss) + penalty
+        if saved is not None and not math.isfinite(loss_value):
+            for var, value in zip(self.non_trainable_weights, saved):
+                var.assign(value)
+            return y_pred, loss_value
         self.optimizer.apply_gradients(zip(grads, variables))
         penalties.constrain(self, variables)
-        return y_pred, float(loss) + penalty
+        return y_pred, loss_value
 
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
             validation_split=0.0, validation_data=None, shuffle=True, initial_epoch=0,
