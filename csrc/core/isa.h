@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "../dropout/dropout_kernel.h"
 #include "../gemm/gemm.h"
 #include "../optim/optim_kernel.h"
 #include "activation.h"
@@ -45,6 +46,9 @@ struct CpuIsa {
   void (*bn_backward)(const float* dy, const float* x, int64_t rows, int64_t cols, const float* mean,
                       const float* inv_std, const float* gamma, bool training, float* dx,
                       float* dgamma, float* dbeta);
+  // The dropout family over elements [i0, i1) (i0 a multiple of 4) of one flat array
+  // (dropout_kernel.h): Philox draws, then y = x·m + c.
+  void (*noise)(const NoiseArgs& a, int64_t i0, int64_t i1);
 };
 
 // Tables this build holds and this CPU runs, best first.

@@ -4,6 +4,7 @@
 #include "../activations/act_kernel.h"
 #include "../batchnorm/bn_kernel.h"
 #include "../core/isa.h"
+#include "../dropout/dropout_kernel.h"
 #include "../gemm/gemm_kernel.h"
 #include "../losses/xent_kernel.h"
 #include "../optim/optim_kernel.h"
@@ -22,7 +23,8 @@ CpuIsa make_isa(int mr) {
                 &optim_kernel::update<V>,
                 &bn_kernel::stats<V>,
                 &bn_kernel::affine<V>,
-                &bn_kernel::backward<V>};
+                &bn_kernel::backward<V>,
+                &noise_kernel::run<V>};
 }
 
 }  // namespace fastdnn

@@ -24,7 +24,8 @@ const CpuIsa& isa_reference() {
                           &optim_kernel::update<Scalar>,
                           &bn_kernel::stats<Scalar>,
                           &bn_kernel::affine<Scalar>,
-                          &bn_kernel::backward<Scalar>};
+                          &bn_kernel::backward<Scalar>,
+                          &noise_reference};
   return isa;
 }
 
