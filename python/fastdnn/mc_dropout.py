@@ -21,10 +21,7 @@ _DEFAULT_ROWS = 8192  # rows per forward pass: large products, a few MB of activ
 def _forward(model, x):
     """One forward pass with the dropout family on and every other layer in inference mode."""
     for layer in model.layers:
-        if hasattr(layer, "layers") and not isinstance(layer, NoiseLayer):  # a nested model
-            x = _forward(layer, x)
-        else:
-            x = layer(x, training=isinstance(layer, NoiseLayer))
+        x = layer(x, training=isinstance(layer, NoiseLayer))
     return x
 
 
