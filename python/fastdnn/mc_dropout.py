@@ -69,12 +69,14 @@ def mc_dropout_predict(model, x, samples=100, batch_size=None):
     chunk = min(n, max(1, rows // samples))  # inputs per pass
     copies = max(1, min(samples, rows // chunk))  # samples per pass
     total = sq = None
+    tiled = np.empty((copies * chunk,) + x.shape[1:], np.float32)  # reused: no fresh pages per pass
     for lo in range(0, n, chunk):
         xc = x[lo:lo + chunk]
         done = 0
         while done < samples:
             k = min(copies, samples - done)
-            big = np.broadcast_to(xc, (k,) + xc.shape).reshape((k * len(xc),) + xc.shape[1:])
+            big = tiled[:k * len(xc)]
+            big.reshape((k,) + xc.shape)[...] = xc
             out = _forward(model, big)
             out = np.asarray(out, np.float64).reshape((k, len(xc)) + out.shape[1:])
             if total is None:
