@@ -14,6 +14,10 @@ What it measures:
   fastdnn, and the same loop in PyTorch eager (model.train(), torch.no_grad(), same weights).
   Best of `--rounds`, in seconds. Target: torch loop / fastdnn helper >= 3.
 
+The layer-on-tape figure includes NumPy's fresh 1 MB arrays (the loss product, the tape's ones,
+the gradients): where glibc maps each one anew, its page faults can cost more than the kernels
+(MALLOC_MMAP_THRESHOLD_=16000000 in the environment shows the difference).
+
 Both libraries use the same thread count (--threads, default fastdnn's), NumPy's BLAS too where
 threadpoolctl is installed. The weights are untrained (timing does not depend on them).
 
