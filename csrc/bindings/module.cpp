@@ -21,6 +21,8 @@ void bind_losses(py::module_& m);
 void bind_optimizers(py::module_& m);
 void bind_batchnorm(py::module_& m);
 void bind_penalties(py::module_& m);
+void bind_random(py::module_& m);
+void bind_dropout(py::module_& m);
 }
 
 PYBIND11_MODULE(_C, m) {
@@ -38,6 +40,8 @@ PYBIND11_MODULE(_C, m) {
   bind_optimizers(m);
   bind_batchnorm(m);
   bind_penalties(m);
+  bind_random(m);
+  bind_dropout(m);
 
   m.def("available_isas", &available_isas);
   m.def("get_isa", &get_isa);

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "../dropout/dropout_kernel.h"
 #include "../gemm/gemm.h"
 #include "../optim/optim_kernel.h"
 #include "activation.h"
@@ -48,6 +49,9 @@ struct CpuIsa {
   // L1/L2 penalty of n weights, l1·Σ|w| + l2·Σw², and g += l1·sign(w) + 2·l2·w when g is not
   // null (penalties/penalty_simd.h).
   double (*weight_penalty)(const float* w, float* g, int64_t n, float l1, float l2);
+  // The dropout family over elements [i0, i1) (i0 a multiple of 4) of one flat array
+  // (dropout_kernel.h): Philox draws, then y = x·m + c.
+  void (*noise)(const NoiseArgs& a, int64_t i0, int64_t i1);
 };
 
 // Tables this build holds and this CPU runs, best first.

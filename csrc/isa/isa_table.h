@@ -4,6 +4,7 @@
 #include "../activations/act_kernel.h"
 #include "../batchnorm/bn_kernel.h"
 #include "../core/isa.h"
+#include "../dropout/dropout_kernel.h"
 #include "../gemm/gemm_kernel.h"
 #include "../losses/xent_kernel.h"
 #include "../optim/optim_kernel.h"
@@ -24,7 +25,8 @@ CpuIsa make_isa(int mr) {
                 &bn_kernel::stats<V>,
                 &bn_kernel::affine<V>,
                 &bn_kernel::backward<V>,
-                &penalty_kernel::weight_penalty<V>};
+                &penalty_kernel::weight_penalty<V>,
+                &noise_kernel::run<V>};
 }
 
 }  // namespace fastdnn

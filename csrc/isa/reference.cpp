@@ -26,7 +26,8 @@ const CpuIsa& isa_reference() {
                           &bn_kernel::stats<Scalar>,
                           &bn_kernel::affine<Scalar>,
                           &bn_kernel::backward<Scalar>,
-                          &penalty_reference};
+                          &penalty_reference,
+                          &noise_reference};
   return isa;
 }
 

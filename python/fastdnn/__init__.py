@@ -9,12 +9,13 @@ Native CPU (AVX-512, AVX2, portable C++) and CUDA kernels under a Keras-compatib
 
 from ._version import __version__
 from . import _C  # noqa: F401  (the native core)
-from . import autodiff, cuda, ops, random, utils
+from . import autodiff, cuda, noise, ops, random, utils
 from . import activations, callbacks, datasets, initializers, layers, losses, metrics, optimizers
 from . import models
 from . import constraints, presets, regularizers
 from .autodiff import GradientTape
 from .folding import fold_batchnorm
+from .mc_dropout import mc_dropout_predict
 from .layers import Input
 from .models import Sequential
 from .variables import Variable
@@ -42,8 +43,10 @@ __all__ = [
     "initializers",
     "layers",
     "losses",
+    "mc_dropout_predict",
     "metrics",
     "models",
+    "noise",
     "optimizers",
     "presets",
     "random",

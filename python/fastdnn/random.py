@@ -24,6 +24,9 @@ import random as _python_random
 import numpy as np
 
 _GLOBAL = np.random.Generator(np.random.PCG64())  # reseeded in place, never replaced
+# The counter-based (Philox) draws of the dropout family (fastdnn.noise): the seed unseeded layers
+# key on, and the next stream id a new unseeded layer takes. set_random_seed resets both.
+_PHILOX = {"seed": int(np.random.SeedSequence().entropy) % 2**64, "streams": 0}
 _TRUNCATION = 2.0  # truncated_normal redraws |z| > 2, as Keras and TensorFlow do
 
 
@@ -58,6 +61,24 @@ def set_random_seed(seed):
     _GLOBAL.bit_generator.state = np.random.PCG64(seed).state
     _python_random.seed(seed)
     np.random.seed(seed % 2**32)
+    _PHILOX["seed"], _PHILOX["streams"] = seed % 2**64, 0
+
+
+def philox_stream():
+    """(key, stream) for a new unseeded random layer: the global seed and a fresh stream id.
+
+    Stream ids count up from 0 after each `set_random_seed`, so a model built after the same
+    seed gets the same ids and draws the same masks.
+
+    Example:
+        >>> import fastdnn.random as fr
+        >>> fr.set_random_seed(3)
+        >>> fr.philox_stream(), fr.philox_stream()
+        ((3, 0), (3, 1))
+    """
+    stream = _PHILOX["streams"]
+    _PHILOX["streams"] = (stream + 1) % 2**31
+    return _PHILOX["seed"], stream
 
 
 def global_generator():

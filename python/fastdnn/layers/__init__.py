@@ -2,11 +2,13 @@
 
 from .activation_layers import ELU, LeakyReLU, PReLU, ReLU, RReLU, Softmax
 from .base import Layer
-from .core import Activation, Dense, Dropout, Flatten, Input, InputLayer, KerasTensor
+from .core import Activation, Dense, Flatten, Input, InputLayer, KerasTensor
 from .normalization import BatchNormalization
+from .regularization import AlphaDropout, Dropout, GaussianDropout, GaussianNoise
 
 _CLASSES = {cls.__name__: cls for cls in (Activation, BatchNormalization, Dense, Dropout, ELU, Flatten,
-                                          InputLayer, LeakyReLU, PReLU, ReLU, RReLU, Softmax)}
+                                          InputLayer, LeakyReLU, PReLU, ReLU, RReLU, Softmax,
+                                          AlphaDropout, GaussianDropout, GaussianNoise)}
 
 
 def serialize(layer):

@@ -1,12 +1,9 @@
-"""Core layers: Input/InputLayer, Dense, Flatten, Activation, Dropout."""
+"""Core layers: Input/InputLayer, Dense, Flatten, Activation (Dropout: regularization.py)."""
 
 import math
 import operator
 
-import numpy as np
-
 from .. import activations, constraints, initializers, ops, regularizers
-from .. import random as frandom
 from .base import Layer, serialize_object
 
 
@@ -177,38 +174,3 @@ class Activation(Layer):
 
     def get_config(self):
         return {**super().get_config(), "activation": activations.serialize(self.activation)}
-
-
-class Dropout(Layer):
-    """Zeroes a fraction `rate` of the inputs during training and scales the rest by 1/(1-rate).
-
-    Args:
-        rate: fraction of the inputs to drop, in [0, 1).
-        noise_shape: shape of the binary mask, broadcast over the inputs (None: the inputs').
-        seed: integer seed for reproducible masks.
-    """
-
-    def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
-        super().__init__(**kwargs)
-        if not 0 <= rate < 1:
-            raise ValueError(f"Received an invalid value for `rate`, expected a float in [0, 1). Received: rate={rate}")
-        self.rate = float(rate)
-        self.noise_shape = None if noise_shape is None else tuple(noise_shape)
-        self.seed = seed
-        self._generator = frandom.SeedGenerator(seed) if seed is not None else None
-
-    def call(self, inputs, training=False):
-        if not training or self.rate == 0:
-            return inputs
-        shape = inputs.shape if self.noise_shape is None else tuple(
-            inputs.shape[i] if d is None else d for i, d in enumerate(self.noise_shape))
-        keep = frandom.uniform(shape, seed=self._generator) >= self.rate
-        return ops.multiply(inputs, keep.astype(np.float32) / (1.0 - self.rate))
-
-    def compute_output_shape(self, input_shape):
-        return tuple(input_shape)
-
-    def get_config(self):
-        return {**super().get_config(), "rate": self.rate,
-                "noise_shape": None if self.noise_shape is None else list(self.noise_shape),
-                "seed": self.seed}

@@ -1,0 +1,194 @@
+"""The dropout family's differentiable ops, on native Philox kernels (csrc/dropout/).
+
+Every draw is a pure function of its coordinates (seed, stream, step, element index): a
+`NoiseStream` holds a layer's seed and stream and counts its calls (the step). The forward
+writes its output in one native pass and records a backward that regenerates the same draws
+from the coordinates, so no mask is ever stored:
+
+* `dropout`:          y = x·keep/(1 - rate)                     dx = g·keep/(1 - rate)
+* `alpha_dropout`:    y = a·(x·keep + α'·(1 - keep)) + b         dx = g·a·keep
+* `gaussian_dropout`: y = x·(1 + σz), σ = √(rate/(1 - rate))      dx = g·(1 + σz)
+* `gaussian_noise`:   y = x + stddev·z                           dx = g
+
+with keep ~ Bernoulli(1 - rate) and z ~ N(0, 1). Results are identical for any thread count and
+kernel path (the normal draws up to float rounding of log/sin/cos).
+
+    >>> import numpy as np
+    >>> from fastdnn import noise
+    >>> stream = noise.NoiseStream(seed=7)
+    >>> y = noise.dropout(np.ones((2, 4), np.float32), 0.5, stream.next())
+    >>> sorted(set(y.ravel().tolist())) in ([0.0, 2.0], [0.0], [2.0])
+    True
+"""
+
+import math
+import operator
+
+import numpy as np
+
+from . import _C
+from . import random as frandom
+from .autodiff import record, recording
+from .ops import _x
+
+# SELU's constants (Klambauer et al., 2017); alpha dropout sets dropped units to SELU's
+# negative saturation value α' = -scale·alpha.
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+_SEEDED_STREAM = 2**31  # seeded layers' stream; unseeded layers take ids below it
+
+
+class NoiseStream:
+    """The coordinates of one layer's random draws: a fixed (seed, stream) and a step counter.
+
+    With `seed=None` the key is the global seed (`fastdnn.utils.set_random_seed`) and the stream
+    a fresh id, so every unseeded layer draws differently and a run repeats after the same
+    global seed. With an integer seed (or a `fastdnn.random.SeedGenerator`) the key is that seed
+    and the stream fixed, so equally seeded layers draw equal sequences, as in Keras.
+
+    Args:
+        seed: None, a non-negative integer, or a `fastdnn.random.SeedGenerator`.
+
+    Example:
+        >>> from fastdnn.noise import NoiseStream
+        >>> s = NoiseStream(seed=5)
+        >>> s.next(), s.next()
+        ((5, 2147483648, 0), (5, 2147483648, 1))
+
+    Raises:
+        ValueError: for any other seed.
+    """
+
+    def __init__(self, seed=None):
+        seed = frandom.check_seed_argument(seed)
+        if seed is None:
+            self.seed, self.stream = frandom.philox_stream()
+        else:
+            self.seed = (seed.seed if isinstance(seed, frandom.SeedGenerator) else seed) % 2**64
+            self.stream = _SEEDED_STREAM
+        self.step = 0
+
+    def next(self):
+        """(seed, stream, step) for the next call; advances the step."""
+        step = self.step
+        self.step += 1
+        return self.seed, self.stream, step
+
+
+def _grad(g, shape):
+    return np.ascontiguousarray(g, dtype=np.float32).reshape(shape)
+
+
+def check_rate(rate, name="rate"):
+    """Returns `rate` as a float in [0, 1), or raises TypeError/ValueError naming it."""
+    if isinstance(rate, bool) or not isinstance(rate, (int, float, np.integer, np.floating)):
+        raise TypeError(f"Received an invalid value for `{name}`, expected a float in [0, 1). "
+                        f"Received: {name}={rate!r} (of type {type(rate).__name__})")
+    if not 0 <= rate < 1:
+        raise ValueError(f"Received an invalid value for `{name}`, expected a float in [0, 1). "
+                         f"Received: {name}={rate!r}")
+    return float(rate)
+
+
+def resolve_noise_shape(noise_shape, shape):
+    """The mask shape for inputs of `shape`: None entries take the input's size.
+
+    Raises:
+        ValueError: if `noise_shape` has another rank, or a size that is neither the input's
+            nor 1.
+    """
+    if noise_shape is None:
+        return tuple(shape)
+    if len(noise_shape) != len(shape):
+        raise ValueError(f"`noise_shape` must have one entry per input dimension ({len(shape)}). "
+                         f"Received: noise_shape={tuple(noise_shape)} for inputs of shape {tuple(shape)}")
+    out = tuple(s if d is None else operator.index(d) for d, s in zip(noise_shape, shape))
+    if any(d not in (s, 1) for d, s in zip(out, shape)):
+        raise ValueError("Each `noise_shape` entry must be None, 1 or the input's size, to broadcast. "
+                         f"Received: noise_shape={tuple(noise_shape)} for inputs of shape {tuple(shape)}")
+    return out
+
+
+def _broadcast_mask(x, mask_shape, coords, rate, scale, c_keep, c_drop, grad_scale):
+    """The Bernoulli rule with one draw per element of `mask_shape`, broadcast over `x`."""
+    keep = _C.noise_bernoulli(np.ones(mask_shape, np.float32), rate, *coords, 1.0)
+    y = np.asarray(np.where(keep != 0, x * np.float32(scale) + np.float32(c_keep), np.float32(c_drop)),
+                   np.float32)
+    if recording() is not None:
+        record(y, (x,), lambda g, needs: (_grad(g, x.shape) * (keep * np.float32(grad_scale)),))
+    return y
+
+
+def dropout(x, rate, coords, noise_shape=None):
+    """Inverted dropout: each element kept with probability 1 - rate and scaled by 1/(1 - rate).
+
+    Args:
+        x: inputs (float32 array of any shape).
+        rate: fraction to drop, in [0, 1).
+        coords: (seed, stream, step), from `NoiseStream.next()`.
+        noise_shape: optional mask shape broadcast over `x` (None entries: `x`'s sizes).
+
+    Raises:
+        ValueError: for a bad rate or noise shape.
+    """
+    x = _x(x, "x")
+    rate = check_rate(rate)
+    scale = 1.0 / (1.0 - rate)
+    if noise_shape is not None and resolve_noise_shape(noise_shape, x.shape) != x.shape:
+        return _broadcast_mask(x, resolve_noise_shape(noise_shape, x.shape), coords, rate, scale, 0.0, 0.0, scale)
+    y = _C.noise_bernoulli(x, rate, *coords, scale)
+    if recording() is not None:
+        record(y, (x,), lambda g, needs: (_C.noise_bernoulli(_grad(g, x.shape), rate, *coords, scale),))
+    return y
+
+
+def alpha_dropout_coefficients(rate):
+    """(α', a, b) of alpha dropout: y = a·(x·keep + α'·(1 - keep)) + b keeps mean 0, variance 1."""
+    alpha_p = -SELU_ALPHA * SELU_SCALE
+    a = ((1.0 - rate) * (1.0 + rate * alpha_p ** 2)) ** -0.5
+    return alpha_p, a, -a * alpha_p * rate
+
+
+def alpha_dropout(x, rate, coords, noise_shape=None):
+    """Alpha dropout (Klambauer et al., 2017): dropped units take SELU's saturation value, then an
+    affine map restores the mean and variance of standardized inputs.
+
+    Args: as `dropout`.
+    """
+    x = _x(x, "x")
+    rate = check_rate(rate)
+    alpha_p, a, b = alpha_dropout_coefficients(rate)
+    if noise_shape is not None and resolve_noise_shape(noise_shape, x.shape) != x.shape:
+        return _broadcast_mask(x, resolve_noise_shape(noise_shape, x.shape), coords, rate, a, b,
+                               a * alpha_p + b, a)
+    y = _C.noise_bernoulli(x, rate, *coords, a, b, a * alpha_p + b)
+    if recording() is not None:
+        record(y, (x,), lambda g, needs: (_C.noise_bernoulli(_grad(g, x.shape), rate, *coords, a),))
+    return y
+
+
+def gaussian_dropout(x, rate, coords):
+    """Multiplicative Gaussian noise: y = x·(1 + σz), σ = √(rate/(1 - rate)) (mean 1).
+
+    Args:
+        x: inputs. rate: in [0, 1). coords: (seed, stream, step).
+    """
+    x = _x(x, "x")
+    sigma = math.sqrt(check_rate(rate) / (1.0 - rate))
+    y = _C.noise_normal(x, *coords, 1.0, sigma, 0.0, 0.0)
+    if recording() is not None:
+        record(y, (x,), lambda g, needs: (_C.noise_normal(_grad(g, x.shape), *coords, 1.0, sigma, 0.0, 0.0),))
+    return y
+
+
+def gaussian_noise(x, stddev, coords):
+    """Additive Gaussian noise: y = x + stddev·z (gradient 1).
+
+    Args:
+        x: inputs. stddev: a finite number >= 0. coords: (seed, stream, step).
+    """
+    x = _x(x, "x")
+    y = _C.noise_normal(x, *coords, 1.0, 0.0, 0.0, float(stddev))
+    if recording() is not None:
+        record(y, (x,), lambda g, needs: (_grad(g, x.shape),))
+    return y
