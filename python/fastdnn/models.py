@@ -15,6 +15,7 @@ from . import metrics as metrics_module
 from . import optimizers as optimizers_module
 from . import penalties
 from ._arrays import as_float32
+from ._interrupt import deferred_interrupt
 from .autodiff import GradientTape
 from .layers.base import unique_name
 from .layers.core import InputLayer, KerasTensor
@@ -222,35 +223,38 @@ class Sequential:
         self.stop_training = False
         cbs.on_train_begin()
         epoch_logs = None
-        for epoch in range(initial_epoch, epochs):
-            cbs.on_epoch_begin(epoch)
-            order = np.random.permutation(n) if shuffle else None
-            loss_sum, seen = 0.0, 0
-            for metric in self.compiled_metrics:
-                metric.reset_state()
-            for step in range(steps):
-                lo = (step * batch_size) % n
-                idx = slice(lo, min(lo + batch_size, n)) if order is None else order[lo:lo + batch_size]
-                xb, yb = x[idx], y[idx]
-                if batch_hooks:
-                    cbs.on_train_batch_begin(step)
-                y_pred, batch_loss = self.train_step(xb, yb)
-                loss_sum += batch_loss * len(xb)
-                seen += len(xb)
+        # Ctrl-C stops between steps, never inside one: the model stays consistent.
+        with deferred_interrupt() as interrupt:
+            for epoch in range(initial_epoch, epochs):
+                cbs.on_epoch_begin(epoch)
+                order = np.random.permutation(n) if shuffle else None
+                loss_sum, seen = 0.0, 0
                 for metric in self.compiled_metrics:
-                    metric.update_state(yb, y_pred)
-                if batch_hooks:
-                    cbs.on_train_batch_end(step, self._logs(loss_sum / seen))
+                    metric.reset_state()
+                for step in range(steps):
+                    lo = (step * batch_size) % n
+                    idx = slice(lo, min(lo + batch_size, n)) if order is None else order[lo:lo + batch_size]
+                    xb, yb = x[idx], y[idx]
+                    if batch_hooks:
+                        cbs.on_train_batch_begin(step)
+                    y_pred, batch_loss = self.train_step(xb, yb)
+                    loss_sum += batch_loss * len(xb)
+                    seen += len(xb)
+                    for metric in self.compiled_metrics:
+                        metric.update_state(yb, y_pred)
+                    if batch_hooks:
+                        cbs.on_train_batch_end(step, self._logs(loss_sum / seen))
+                    interrupt.check()
+                    if self.stop_training:
+                        break
+                epoch_logs = self._logs(loss_sum / max(seen, 1))
+                if validation_data is not None:
+                    val = self.evaluate(*validation_data, batch_size=batch_size, verbose=0,
+                                        return_dict=True, _callbacks=cbs)
+                    epoch_logs.update({"val_" + k: v for k, v in val.items()})
+                cbs.on_epoch_end(epoch, epoch_logs)
                 if self.stop_training:
                     break
-            epoch_logs = self._logs(loss_sum / max(seen, 1))
-            if validation_data is not None:
-                val = self.evaluate(*validation_data, batch_size=batch_size, verbose=0,
-                                    return_dict=True, _callbacks=cbs)
-                epoch_logs.update({"val_" + k: v for k, v in val.items()})
-            cbs.on_epoch_end(epoch, epoch_logs)
-            if self.stop_training:
-                break
         cbs.on_train_end(epoch_logs)
         return self.history
 
