@@ -20,6 +20,7 @@ void bind_activations(py::module_& m);
 void bind_losses(py::module_& m);
 void bind_optimizers(py::module_& m);
 void bind_batchnorm(py::module_& m);
+void bind_stats(py::module_& m);
 }
 
 PYBIND11_MODULE(_C, m) {
@@ -36,6 +37,7 @@ PYBIND11_MODULE(_C, m) {
   bind_losses(m);
   bind_optimizers(m);
   bind_batchnorm(m);
+  bind_stats(m);
 
   m.def("available_isas", &available_isas);
   m.def("get_isa", &get_isa);
