@@ -36,6 +36,8 @@ class Sequential:
         238510
     """
 
+    _train_monitor = None  # set by a GradientMonitor during fit; train_step consults it
+
     def __init__(self, layers=None, name=None, trainable=True):
         self.name = name or unique_name("sequential")
         self.trainable = trainable
@@ -127,10 +129,12 @@ class Sequential:
 
     # ---- forward ------------------------------------------------------------------------------
 
-    def call(self, inputs, training=None):
+    def call(self, inputs, training=None, _outputs=None):
         x = inputs
         for layer in self._layers:
             x = layer(x, training=training)
+            if _outputs is not None:  # each layer's output, for a GradientMonitor
+                _outputs.append(x)
         return x
 
     def __call__(self, inputs, training=False):
@@ -155,11 +159,21 @@ class Sequential:
     def train_step(self, x, y):
         """One optimizer step on a batch; returns the batch predictions and the loss value."""
         variables = self.trainable_weights
+        monitor = self._train_monitor  # a GradientMonitor (monitoring.py) while fit runs with one
+        if monitor is not None and not monitor.begin_step():
+            monitor = None
         with GradientTape() as tape:
-            y_pred = self.call(x, training=True)
+            if monitor is None:
+                y_pred = self.call(x, training=True)
+            else:
+                y_pred = self.call(x, training=True, _outputs=monitor.outputs)
             loss = self.loss(y, y_pred)
         grads = tape.gradient(loss, variables)
+        if monitor is not None:
+            monitor.before_update(variables, grads)
         self.optimizer.apply_gradients(zip(grads, variables))
+        if monitor is not None:
+            monitor.after_update(float(loss))
         return y_pred, float(loss)
 
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
