@@ -12,6 +12,7 @@ from . import _C  # noqa: F401  (the native core)
 from . import autodiff, cuda, ops, random, utils
 from . import activations, callbacks, datasets, initializers, layers, losses, metrics, optimizers
 from . import models
+from . import monitoring, plotting
 from .autodiff import GradientTape
 from .folding import fold_batchnorm
 from .layers import Input
@@ -42,6 +43,8 @@ __all__ = [
     "losses",
     "metrics",
     "models",
+    "monitoring",
+    "plotting",
     "optimizers",
     "random",
     "utils",

@@ -510,7 +510,10 @@ class GradientMonitor(Callback):
         path = os.fspath(path)
         folder = os.path.dirname(os.path.abspath(path))
         fd, tmp = tempfile.mkstemp(prefix=".monitor-", suffix=".json", dir=folder)
+        umask = os.umask(0)
+        os.umask(umask)
         try:
+            os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would hide the file from other users
             with os.fdopen(fd, "w") as f:
                 json.dump(self.to_dict(), f)
             os.replace(tmp, path)
