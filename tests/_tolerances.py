@@ -80,3 +80,11 @@ def grad_atol(ref, depth=1):
 # Element-wise float32 arithmetic in NumPy rounds once (add, multiply, divide, sqrt: half an
 # ulp); NumPy's SIMD float32 exp and log are documented within 4 ulp. 8 ulp bounds both.
 ELEMENTWISE_RTOL = 8 * EPS32
+
+
+# --- Training statistics (csrc/stats/) ---------------------------------------------------------
+# The fast kernels sum float32 values in float32 over blocks of at most 256 rows (or 256 groups
+# of 16) before adding each block to a float64 total, so each block's rounding is at most
+# 256 · eps/2 = 1.5e-5 of the block's sum of magnitudes: a worst-case bound, not a typical one.
+# The float64 reference path is exact to ~1e-15.
+STATS_RTOL = 2e-5

@@ -105,6 +105,12 @@ def _summarize(s, saturates):
     }
 
 
+def _nanmax(values):
+    arr = np.asarray(values, dtype=np.float64)
+    arr = arr[~np.isnan(arr)]
+    return float(arr.max()) if arr.size else float("nan")
+
+
 def _float32_list(arrays, name):
     return [a if type(a) is np.ndarray and a.dtype == np.float32 and a.flags.c_contiguous
             else np.ascontiguousarray(a, dtype=np.float32) for a in arrays]
@@ -408,7 +414,7 @@ class GradientMonitor(Callback):
                          f"{pct(median(r['saturated_fraction'])):>9s}")
         g = self.global_history
         lines.append(f"  global gradient norm: last {g['grad_norm'][-1]:.3g} (after clipping "
-                     f"{g['grad_norm_clipped'][-1]:.3g}), largest {np.nanmax(g['grad_norm']):.3g}")
+                     f"{g['grad_norm_clipped'][-1]:.3g}), largest {_nanmax(g['grad_norm']):.3g}")
         findings = self.findings()
         if findings:
             lines += ["Findings:"] + [f"  - {f}" for f in findings]
