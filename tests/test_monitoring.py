@@ -100,6 +100,28 @@ def test_sum_squares_kernel_matches_float64(isa, rng, clipvalue, with_others):
     assert _C.sum_squares([]).shape == (0,)
 
 
+def test_sum_squares_kernel_copies_in_the_same_pass(isa, rng):
+    shapes = [(3,), (257, 17), (0,), (300, 1000)]
+    tensors = [rng.standard_normal(s).astype(np.float32) for s in shapes]
+    copies = [np.full(s, np.nan, np.float32) for s in shapes]
+    got = _C.sum_squares(tensors, None, 0.0, [copies[0], None, copies[2], copies[3]])
+    for i in (0, 2, 3):
+        np.testing.assert_array_equal(copies[i], tensors[i])
+    assert np.isnan(copies[1]).all()  # None: not copied
+    ref = [(t.astype(np.float64) ** 2).sum() for t in tensors]
+    np.testing.assert_allclose(got, ref, rtol=STATS_RTOL)
+    with pytest.raises(ValueError, match="one entry per tensor"):
+        _C.sum_squares(tensors, None, 0.0, [])
+    with pytest.raises(ValueError, match="shape"):
+        _C.sum_squares(tensors[:1], None, 0.0, [np.zeros(4, np.float32)])
+    with pytest.raises(ValueError, match="overlaps"):
+        _C.sum_squares(tensors[:1], None, 0.0, [tensors[0]])
+    readonly = np.zeros(3, np.float32)
+    readonly.flags.writeable = False
+    with pytest.raises(ValueError, match="read-only"):
+        _C.sum_squares(tensors[:1], None, 0.0, [readonly])
+
+
 def test_sum_squares_kernel_errors():
     a = np.ones((2, 3), np.float32)
     with pytest.raises(TypeError, match="float32"):

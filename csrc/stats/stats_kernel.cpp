@@ -55,29 +55,42 @@ ActivationStats activation_stats_fast(const float* x, int64_t rows, int64_t cols
   return s;
 }
 
-double sum_squares_fast(const float* v, const float* u, int64_t i0, int64_t i1, float clipvalue) {
+namespace {
+
+// One branch-free loop per case, so the 16 lanes vectorise: v² (kDiff, kClip false), (v - u)²
+// (kDiff), clamp(v, -c, c)² (kClip; NaN stays NaN).
+template <bool kDiff, bool kClip>
+double sum_squares_loop(const float* v, const float* u, int64_t i0, int64_t i1, float c) {
   double total = 0;
   float acc[kLanes];
   int64_t i = i0;
-  const float c = clipvalue;
   while (i1 - i >= kLanes) {
     std::fill(acc, acc + kLanes, 0.0f);
     const int64_t end = i + std::min<int64_t>((i1 - i) / kLanes, kBlock) * kLanes;
     for (; i < end; i += kLanes) {
       for (int j = 0; j < kLanes; ++j) {
-        float d = u ? v[i + j] - u[i + j] : v[i + j];
-        if (c > 0) d = d < -c ? -c : d > c ? c : d;
+        float d = kDiff ? v[i + j] - u[i + j] : v[i + j];
+        if (kClip) d = std::min(std::max(d, -c), c);
         acc[j] += d * d;
       }
     }
     for (int j = 0; j < kLanes; ++j) total += acc[j];
   }
   for (; i < i1; ++i) {
-    double d = u ? (double)v[i] - (double)u[i] : (double)v[i];
-    if (c > 0) d = d < -c ? -(double)c : d > c ? (double)c : d;
+    double d = kDiff ? (double)v[i] - (double)u[i] : (double)v[i];
+    if (kClip) d = d < -c ? -(double)c : d > c ? (double)c : d;
     total += d * d;
   }
   return total;
+}
+
+}  // namespace
+
+double sum_squares_fast(const float* v, const float* u, int64_t i0, int64_t i1, float clipvalue, float* copy) {
+  if (copy) std::copy(v + i0, v + i1, copy + i0);  // the block is in cache for the sum below
+  if (clipvalue > 0)
+    return u ? sum_squares_loop<true, true>(v, u, i0, i1, clipvalue) : sum_squares_loop<false, true>(v, u, i0, i1, clipvalue);
+  return u ? sum_squares_loop<true, false>(v, u, i0, i1, 0) : sum_squares_loop<false, false>(v, u, i0, i1, 0);
 }
 
 }  // namespace fastdnn

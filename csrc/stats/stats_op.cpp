@@ -50,7 +50,7 @@ py::dict activation_stats_op(const py::array& x, float low, float high, float to
   return d;
 }
 
-py::array sum_squares_op(const py::list& tensors, py::object others, float clipvalue) {
+py::array sum_squares_op(const py::list& tensors, py::object others, float clipvalue, py::object copy_to) {
   if (!(clipvalue >= 0) || std::isinf(clipvalue))
     throw py::value_error("`clipvalue` must be a finite number >= 0 (0 turns clamping off). Received: clipvalue=" +
                           std::to_string(clipvalue) + ".");
@@ -64,7 +64,17 @@ py::array sum_squares_op(const py::list& tensors, py::object others, float clipv
       throw py::value_error("`others` must hold one array per tensor. Received " + std::to_string(count) +
                             " tensors and " + std::to_string(second.size()) + " others.");
   }
+  py::list copies;
+  if (!copy_to.is_none()) {
+    if (!py::isinstance<py::list>(copy_to))
+      throw py::type_error("`copy_to` must be a list of arrays (or None entries) or None.");
+    copies = py::reinterpret_borrow<py::list>(copy_to);
+    if (copies.size() != count)
+      throw py::value_error("`copy_to` must hold one entry per tensor. Received " + std::to_string(count) +
+                            " tensors and " + std::to_string(copies.size()) + " entries.");
+  }
   std::vector<const float*> v(count), u(count, nullptr);
+  std::vector<float*> dst(count, nullptr);
   std::vector<int64_t> n(count);
   std::vector<py::array> keep;  // references held while the GIL is released
   for (size_t t = 0; t < count; ++t) {
@@ -79,6 +89,12 @@ py::array sum_squares_op(const py::list& tensors, py::object others, float clipv
                               " but its tensor has shape " + shape_str(a) + ".");
       u[t] = input_f32(b, "others", (int)b.ndim());
       keep.push_back(b);
+    }
+    if (!copy_to.is_none() && !copies[t].is_none()) {
+      py::array c = as_ndarray(copies[t], "copy_to");
+      dst[t] = output_f32(c, "copy_to", shape_of(a));
+      if (overlaps(a, c)) throw py::value_error("`copy_to[" + std::to_string(t) + "]` overlaps its tensor.");
+      keep.push_back(c);
     }
   }
   py::array_t<double> result(std::vector<py::ssize_t>{(py::ssize_t)count});
@@ -98,7 +114,7 @@ py::array sum_squares_op(const py::list& tensors, py::object others, float clipv
     auto run = [&](int c) {
       const size_t t = chunks[c].first;
       const int64_t i0 = chunks[c].second;
-      partial[c] = kernel(v[t], u[t], i0, std::min(n[t], i0 + kChunk), clipvalue);
+      partial[c] = kernel(v[t], u[t], i0, std::min(n[t], i0 + kChunk), clipvalue, dst[t]);
     };
     if (total < kParallelMin) {
       for (int c = 0; c < (int)chunks.size(); ++c) run(c);
@@ -115,7 +131,7 @@ void bind_stats(py::module_& m) {
   m.def("activation_stats", &activation_stats_op, py::arg("x"), py::arg("low"), py::arg("high"),
         py::arg("tolerance"));
   m.def("sum_squares", &sum_squares_op, py::arg("tensors"), py::arg("others") = py::none(),
-        py::arg("clipvalue") = 0.0f);
+        py::arg("clipvalue") = 0.0f, py::arg("copy_to") = py::none());
 }
 
 }  // namespace fastdnn

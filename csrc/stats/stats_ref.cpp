@@ -28,9 +28,11 @@ ActivationStats activation_stats_reference(const float* x, int64_t rows, int64_t
   return s;
 }
 
-double sum_squares_reference(const float* v, const float* u, int64_t i0, int64_t i1, float clipvalue) {
+double sum_squares_reference(const float* v, const float* u, int64_t i0, int64_t i1, float clipvalue,
+                             float* copy) {
   double s = 0;
   for (int64_t i = i0; i < i1; ++i) {
+    if (copy) copy[i] = v[i];
     double d = u ? (double)v[i] - (double)u[i] : (double)v[i];
     if (clipvalue > 0) d = d < -clipvalue ? -(double)clipvalue : d > clipvalue ? (double)clipvalue : d;  // NaN stays NaN
     s += d * d;

@@ -299,18 +299,26 @@ class GradientMonitor(Callback):
 
     def before_update(self, variables, grads):
         """Takes the gradients' and weights' norms and a copy of the weights, before the update."""
-        if self._plan is None or self._plan[0] != [id(v) for v in variables]:
+        keys = [id(v) for v in variables]
+        if self._plan is None or self._plan[0] != keys:
             owner = {id(w): k for k, (layer, _, _) in enumerate(self._groups) for w in layer.trainable_weights}
-            self._plan = ([id(v) for v in variables], [owner.get(id(v), -1) for v in variables])
+            self._plan = (keys, [owner.get(key, len(self._groups)) for key in keys], {})
+        snapshots = self._plan[2]  # reused buffers: no fresh allocation on each recorded step
         pairs = [(g, v, k) for g, v, k in zip(grads, variables, self._plan[1]) if g is not None]
         grads = _float32_list([g for g, _, _ in pairs], "grads")
         weights = [v._value for _, v, _ in pairs]
-        squares = _C.sum_squares(grads + weights) if pairs else np.zeros(0)
+        before = []
+        for w in weights:
+            buf = snapshots.get(id(w))
+            if buf is None or buf.shape != w.shape:
+                buf = snapshots[id(w)] = np.empty_like(w)
+            before.append(buf)
         n = len(pairs)
+        # One native pass: Σg² per gradient, Σw² per weight while copying the weights.
+        squares = _C.sum_squares(grads + weights, None, 0.0, [None] * n + before) if pairs else np.zeros(0)
         self._pending = {
             "owners": np.array([k for _, _, k in pairs], dtype=np.int64),
-            "grad_sq": squares[:n], "weight_sq": squares[n:],
-            "weights": weights, "before": [w.copy() for w in weights],
+            "grad_sq": squares[:n], "weight_sq": squares[n:], "weights": weights, "before": before,
             "global": _clipped_norms(squares[:n], grads, self.model.optimizer),
             "learning_rate": self.model.optimizer.current_learning_rate,
         }
@@ -321,9 +329,9 @@ class GradientMonitor(Callback):
         self._pending = None
         groups = len(self._groups)
         delta_sq = _C.sum_squares(p["weights"], p["before"]) if p["weights"] else np.zeros(0)
-        per_layer = np.zeros((3, groups + 1))  # grad², Δw², w² per group (last: unowned)
-        for row, values in enumerate((p["grad_sq"], delta_sq, p["weight_sq"])):
-            np.add.at(per_layer[row], p["owners"], values)
+        # grad², Δw², w² summed per layer (the last slot takes weights of no monitored layer)
+        per_layer = [np.bincount(p["owners"], weights=values, minlength=groups + 1)
+                     for values in (p["grad_sq"], delta_sq, p["weight_sq"])]
         self.steps.append(int(self.model.optimizer.iterations) - 1)
         self.epochs.append(int(self._epoch))
         before, after = p["global"]
