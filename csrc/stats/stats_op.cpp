@@ -102,8 +102,11 @@ py::array sum_squares_op(const py::list& tensors, py::object others, float clipv
   {
     py::gil_scoped_release nogil;
     const auto kernel = use_reference() ? sum_squares_reference : sum_squares_fast;
-    // Chunks of 64 Ki values over all tensors; under 256 Ki values in all, one thread.
-    constexpr int64_t kChunk = 1 << 16, kParallelMin = 1 << 18;
+    // Chunks of 64 Ki values over all tensors, split across the pool only from 4 Mi values: a
+    // pass over a few MB is memory-bound and takes tens of microseconds on one core, and on a
+    // busy machine waking a second thread costs more than that (measured on the chapter's
+    // 266 Ki-parameter model: 150 us per call on one thread against 340 us on two under load).
+    constexpr int64_t kChunk = 1 << 16, kParallelMin = 1 << 22;
     std::vector<std::pair<size_t, int64_t>> chunks;
     int64_t total = 0;
     for (size_t t = 0; t < count; ++t) {

@@ -343,7 +343,13 @@ class GradientMonitor(Callback):
             if layer.name not in self.history:
                 self.history[layer.name] = {stat: [float("nan")] * (len(self.steps) - 1) for stat in LAYER_STATS}
                 self.layers[layer.name] = {"class_name": type(layer).__name__, "activation": act}
-            stats = activation_stats(self.outputs[out_index], act, self.saturation_tolerance)
+            out = self.outputs[out_index]
+            if not (type(out) is np.ndarray and out.dtype == np.float32 and out.flags.c_contiguous):
+                out = np.ascontiguousarray(out, dtype=np.float32)
+            bounds = SATURATION_BOUNDS.get(act)
+            low, high = bounds if bounds else (0.0, 0.0)
+            stats = _summarize(_C.activation_stats(out, low, high, self.saturation_tolerance if bounds else -1.0),
+                               bounds is not None)
             record = self.history[layer.name]
             record["grad_norm"].append(float(np.sqrt(per_layer[0][k])))
             record["weight_norm"].append(float(np.sqrt(per_layer[2][k])))
@@ -352,10 +358,11 @@ class GradientMonitor(Callback):
             record["activation_std"].append(stats["std"])
             record["dead_fraction"].append(stats["dead_fraction"])
             record["saturated_fraction"].append(stats["saturated_fraction"])
-        for name, record in self.history.items():  # layers absent from this model get NaN
-            for values in record.values():
-                if len(values) < len(self.steps):
-                    values.append(float("nan"))
+        if len(self.history) > groups:  # layers absent from this model get NaN
+            for record in self.history.values():
+                for values in record.values():
+                    if len(values) < len(self.steps):
+                        values.append(float("nan"))
         self.outputs = None
 
     # ---- reading the records --------------------------------------------------------------------
