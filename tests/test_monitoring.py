@@ -290,6 +290,17 @@ def test_every_n_steps_epochs_and_no_effect_on_training(rng):
     assert monitor.steps[-2:] == [15, 18]
 
 
+def test_model_built_by_its_first_batch(rng):
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.layers.Dense(4, activation="relu"), keras.layers.LeakyReLU(0.1),
+                              keras.layers.Dense(2, activation="softmax")])
+    model.compile(loss="sparse_categorical_crossentropy", optimizer="sgd")
+    monitor = GradientMonitor(every_n_steps=1)
+    model.fit(rng.random((8, 3)), rng.integers(0, 2, 8), batch_size=4, verbose=0, callbacks=[monitor])
+    assert [info["activation"] for info in monitor.layers.values()] == ["leaky_relu", "softmax"]
+    assert all(len(r["grad_norm"]) == 2 and np.isfinite(r["grad_norm"]).all() for r in monitor.history.values())
+
+
 def test_arguments_config_and_wrong_model():
     for bad in ({"every_n_steps": 0}, {"every_n_steps": 2.5}, {"every_n_steps": True},
                 {"saturation_tolerance": -1}, {"vanishing_ratio": 2}, {"exploding_ratio": 0.5},

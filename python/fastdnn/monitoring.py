@@ -11,8 +11,8 @@ native one-pass reductions (csrc/stats/), so it is cheap enough to leave on:
     >>> model.compile(loss="sparse_categorical_crossentropy", optimizer="sgd")
     >>> monitor = keras.callbacks.GradientMonitor(every_n_steps=1)
     >>> _ = model.fit(np.ones((8, 4)), np.zeros(8), batch_size=4, verbose=0, callbacks=[monitor])
-    >>> len(monitor.history["dense"]["grad_norm"])
-    2
+    >>> monitor.steps, len(monitor.layer_names())
+    ([0, 1], 2)
 
 The model consults the monitor in `train_step` only while it is attached (during `fit`), and
 only on the steps it records; training without a monitor runs exactly as before.
@@ -262,8 +262,7 @@ class GradientMonitor(Callback):
         if not hasattr(type(self.model), "_train_monitor"):
             raise TypeError("GradientMonitor works with fastdnn models whose train_step consults a "
                             f"monitor (fastdnn.Sequential). Received: {type(self.model).__name__}")
-        self._groups = self._layer_groups(self.model)
-        self._plan = None
+        self._groups = self._plan = None  # found at the first recorded step, once layers are built
         self.model._train_monitor = self
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -300,6 +299,8 @@ class GradientMonitor(Callback):
     def before_update(self, variables, grads):
         """Takes the gradients' and weights' norms and a copy of the weights, before the update."""
         keys = [id(v) for v in variables]
+        if self._groups is None:
+            self._groups = self._layer_groups(self.model)
         if self._plan is None or self._plan[0] != keys:
             owner = {id(w): k for k, (layer, _, _) in enumerate(self._groups) for w in layer.trainable_weights}
             self._plan = (keys, [owner.get(key, len(self._groups)) for key in keys], {})
