@@ -7,6 +7,8 @@ activation mean/std/dead/saturated fractions, global norms before/after clipping
 alternate epoch by epoch from identical initial weights, so drift of this shared machine hits
 both alike; the overhead is the median of the per-round ratios (with / without - 1). Target:
 <= 5% at N = 10. N = 1 (every step) is timed too: it gives the cost of one recorded step.
+Whole epochs swing by tens of percent on a busy shared machine, so the same comparison is also
+made in alternating blocks of 100 steps (median of 15 pairs), which the verdict uses.
 
 Where PyTorch is installed, the same statistics are taken the usual torch way (forward hooks on
 the activations, torch._foreach_norm of the gradients, a clone of the weights and the norms of
@@ -83,13 +85,13 @@ class TorchMonitor:
 
     def after_backward(self):
         torch = self.torch
-        params = [[p for p in m.parameters()] for m in self.linears]
-        flat = [p for ps in params for p in ps]
-        gn = torch._foreach_norm([p.grad for p in flat])
-        self.weight_norms = torch._foreach_norm(flat)
-        self.snapshot = [p.detach().clone() for p in flat]
-        self.grad_norms, self.flat = gn, flat
-        self.global_norm = torch.linalg.vector_norm(torch.stack(gn))
+        with torch.no_grad():
+            flat = [p for m in self.linears for p in m.parameters()]
+            self.grad_norms = torch._foreach_norm([p.grad for p in flat])
+            self.weight_norms = torch._foreach_norm(flat)
+            self.snapshot = [p.detach().clone() for p in flat]
+            self.flat = flat
+            self.global_norm = torch.linalg.vector_norm(torch.stack(self.grad_norms))
 
     def after_step(self):
         torch = self.torch
@@ -128,6 +130,39 @@ def overhead(pairs):
     return statistics.median(ratios), ratios
 
 
+def paired_steps(x, y, every, pairs=15, block=100):
+    """Per-step cost in alternating blocks of `block` train_step calls without and with the
+    monitor attached (the path fit takes), on one model: drift between neighbouring blocks is
+    small, so the median of the per-pair ratios is steadier than whole epochs on a busy machine.
+    Returns (median overhead at every_n_steps=every, median overhead at 1, plain step seconds)."""
+    model = chapter_model()
+    batches = [(x[i:i + 32], y[i:i + 32]) for i in range(0, block * 32, 32)]
+
+    def timed(monitor):
+        if monitor is not None:
+            monitor.set_model(model)
+            monitor.on_train_begin()
+        start = time.perf_counter()
+        for xb, yb in batches:
+            model.train_step(xb, yb)
+        elapsed = time.perf_counter() - start
+        if monitor is not None:
+            monitor.on_train_end()
+        return elapsed
+
+    timed(None)
+    result = {}
+    for n in (every, 1):
+        ratios, plain = [], []
+        for _ in range(pairs):
+            t0 = timed(None)
+            t1 = timed(keras.callbacks.GradientMonitor(every_n_steps=n))
+            ratios.append(t1 / t0 - 1)
+            plain.append(t0 / block)
+        result[n] = (statistics.median(ratios), statistics.median(plain))
+    return result
+
+
 def run(rounds, every, quick, data_path, json_path):
     n_train = 10_000 if quick else 55_000
     (x_train, y_train), _ = fashion_mnist.load_data(data_path)
@@ -149,6 +184,13 @@ def run(rounds, every, quick, data_path, json_path):
               f"{statistics.median(p[1] for p in pairs):.3f} s with the monitor -> overhead {100 * med:+.1f}% "
               f"(rounds: {', '.join(f'{100 * r:+.1f}%' for r in ratios)}); "
               f"{1e6 * med * statistics.median(p[0] for p in pairs) / (steps / n):.0f} us per recorded step")
+    paired = paired_steps(x, y, every)
+    (ov_n, plain_s), (ov_1, _) = paired[every], paired[1]
+    result["fastdnn"]["paired_blocks"] = {f"overhead_every_{every}": ov_n, "overhead_every_1": ov_1,
+                                          "plain_step_s": plain_s, "recorded_step_cost_s": ov_1 * plain_s}
+    print(f"fastdnn, alternating blocks of 100 steps (median of 15 pairs): step {1e6 * plain_s:.0f} us; "
+          f"overhead {100 * ov_n:+.1f}% at every {every}, {100 * ov_1:+.1f}% at every 1 "
+          f"(one recorded step costs {1e6 * ov_1 * plain_s:.0f} us, i.e. {100 * ov_1 / every:.1f}% at every {every})")
     try:
         import torch
     except ImportError:
@@ -179,8 +221,9 @@ def run(rounds, every, quick, data_path, json_path):
     result["other_load_cpus"] = other
     if other is not None:
         print(f"other processes kept {other:.2f} CPUs busy meanwhile" + (" (noisy)" if other > 0.2 else ""))
-    verdict = result["fastdnn"][f"every_{every}"]["overhead"] <= TARGET_OVERHEAD
-    print(f"target: overhead <= {100 * TARGET_OVERHEAD:.0f}% at every {every}: {'met' if verdict else 'NOT met'}")
+    verdict = result["fastdnn"]["paired_blocks"][f"overhead_every_{every}"] <= TARGET_OVERHEAD
+    print(f"target: overhead <= {100 * TARGET_OVERHEAD:.0f}% at every {every} (paired blocks): "
+          f"{'met' if verdict else 'NOT met'}")
     if json_path:
         Path(json_path).parent.mkdir(parents=True, exist_ok=True)
         Path(json_path).write_text(json.dumps(result, indent=2))

@@ -4,6 +4,7 @@ clear errors. Skipped where matplotlib is missing, except the test of that error
 
 import json
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -176,6 +177,6 @@ def test_cli_as_a_process(tmp_path):
     out = tmp_path / "act.png"
     env_path = str(Path(plotting.__file__).resolve().parents[1])
     result = subprocess.run([sys.executable, "-m", "fastdnn", "plot", "activations", "-o", str(out)],
-                            capture_output=True, text=True, env={"PYTHONPATH": env_path, "PATH": ""}, timeout=120)
+                            capture_output=True, text=True, env={**os.environ, "PYTHONPATH": env_path}, timeout=120)
     assert result.returncode == 0, result.stderr
     assert_png(out)
