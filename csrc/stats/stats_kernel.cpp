@@ -57,10 +57,10 @@ ActivationStats activation_stats_fast(const float* x, int64_t rows, int64_t cols
 
 namespace {
 
-// One branch-free loop per case, so the 16 lanes vectorise: v² (kDiff, kClip false), (v - u)²
-// (kDiff), clamp(v, -c, c)² (kClip; NaN stays NaN).
-template <bool kDiff, bool kClip>
-double sum_squares_loop(const float* v, const float* u, int64_t i0, int64_t i1, float c) {
+// One branch-free loop per case, so the 16 lanes vectorise: v² (no flag), (v - u)² (kDiff),
+// clamp(v, -c, c)² (kClip; NaN stays NaN); kCopy also writes v to dst in the same pass.
+template <bool kDiff, bool kClip, bool kCopy>
+double sum_squares_loop(const float* v, const float* u, int64_t i0, int64_t i1, float c, float* dst) {
   double total = 0;
   float acc[kLanes];
   int64_t i = i0;
@@ -69,7 +69,9 @@ double sum_squares_loop(const float* v, const float* u, int64_t i0, int64_t i1, 
     const int64_t end = i + std::min<int64_t>((i1 - i) / kLanes, kBlock) * kLanes;
     for (; i < end; i += kLanes) {
       for (int j = 0; j < kLanes; ++j) {
-        float d = kDiff ? v[i + j] - u[i + j] : v[i + j];
+        const float x = v[i + j];
+        if (kCopy) dst[i + j] = x;
+        float d = kDiff ? x - u[i + j] : x;
         if (kClip) d = std::min(std::max(d, -c), c);
         acc[j] += d * d;
       }
@@ -77,6 +79,7 @@ double sum_squares_loop(const float* v, const float* u, int64_t i0, int64_t i1, 
     for (int j = 0; j < kLanes; ++j) total += acc[j];
   }
   for (; i < i1; ++i) {
+    if (kCopy) dst[i] = v[i];
     double d = kDiff ? (double)v[i] - (double)u[i] : (double)v[i];
     if (kClip) d = d < -c ? -(double)c : d > c ? (double)c : d;
     total += d * d;
@@ -87,10 +90,15 @@ double sum_squares_loop(const float* v, const float* u, int64_t i0, int64_t i1, 
 }  // namespace
 
 double sum_squares_fast(const float* v, const float* u, int64_t i0, int64_t i1, float clipvalue, float* copy) {
-  if (copy) std::copy(v + i0, v + i1, copy + i0);  // the block is in cache for the sum below
+  if (copy) {
+    if (u || clipvalue > 0) std::copy(v + i0, v + i1, copy + i0);  // combinations the monitor never asks
+    else return sum_squares_loop<false, false, true>(v, u, i0, i1, 0, copy);
+  }
   if (clipvalue > 0)
-    return u ? sum_squares_loop<true, true>(v, u, i0, i1, clipvalue) : sum_squares_loop<false, true>(v, u, i0, i1, clipvalue);
-  return u ? sum_squares_loop<true, false>(v, u, i0, i1, 0) : sum_squares_loop<false, false>(v, u, i0, i1, 0);
+    return u ? sum_squares_loop<true, true, false>(v, u, i0, i1, clipvalue, nullptr)
+             : sum_squares_loop<false, true, false>(v, u, i0, i1, clipvalue, nullptr);
+  return u ? sum_squares_loop<true, false, false>(v, u, i0, i1, 0, nullptr)
+           : sum_squares_loop<false, false, false>(v, u, i0, i1, 0, nullptr);
 }
 
 }  // namespace fastdnn

@@ -263,6 +263,7 @@ class GradientMonitor(Callback):
             raise TypeError("GradientMonitor works with fastdnn models whose train_step consults a "
                             f"monitor (fastdnn.Sequential). Received: {type(self.model).__name__}")
         self._groups = self._plan = None  # found at the first recorded step, once layers are built
+        self._pending = None
         self.model._train_monitor = self
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -296,65 +297,68 @@ class GradientMonitor(Callback):
         self.outputs = []
         return True
 
-    def before_update(self, variables, grads):
-        """Takes the gradients' and weights' norms and a copy of the weights, before the update."""
-        keys = [id(v) for v in variables]
+    def _make_plan(self, variables):
+        """What the recorded steps reuse while the variable list stays the same: each
+        variable's layer, weight snapshot buffers, and each layer's saturation bounds."""
         if self._groups is None:
             self._groups = self._layer_groups(self.model)
-        if self._plan is None or self._plan[0] != keys:
-            owner = {id(w): k for k, (layer, _, _) in enumerate(self._groups) for w in layer.trainable_weights}
-            self._plan = (keys, [owner.get(key, len(self._groups)) for key in keys], {})
-        snapshots = self._plan[2]  # reused buffers: no fresh allocation on each recorded step
-        pairs = [(g, v, k) for g, v, k in zip(grads, variables, self._plan[1]) if g is not None]
-        grads = _float32_list([g for g, _, _ in pairs], "grads")
-        weights = [v._value for _, v, _ in pairs]
-        before = []
-        for w in weights:
-            buf = snapshots.get(id(w))
-            if buf is None or buf.shape != w.shape:
-                buf = snapshots[id(w)] = np.empty_like(w)
-            before.append(buf)
-        n = len(pairs)
-        # One native pass: Σg² per gradient, Σw² per weight while copying the weights.
-        squares = _C.sum_squares(grads + weights, None, 0.0, [None] * n + before) if pairs else np.zeros(0)
-        self._pending = {
-            "owners": np.array([k for _, _, k in pairs], dtype=np.int64),
-            "grad_sq": squares[:n], "weight_sq": squares[n:], "weights": weights, "before": before,
-            "global": _clipped_norms(squares[:n], grads, self.model.optimizer),
-            "learning_rate": self.model.optimizer.current_learning_rate,
-        }
+        owner = {id(w): k for k, (layer, _, _) in enumerate(self._groups) for w in layer.trainable_weights}
+        owners = np.array([owner.get(id(v), len(self._groups)) for v in variables], dtype=np.int64)
+        bounds = []
+        for layer, out_index, act in self._groups:
+            b = SATURATION_BOUNDS.get(act)
+            bounds.append((out_index, b[0], b[1], self.saturation_tolerance) if b else (out_index, 0.0, 0.0, -1.0))
+        return ([id(v) for v in variables], owners, [np.empty_like(v._value) for v in variables], bounds)
+
+    def before_update(self, variables, grads):
+        """Takes the gradients' and weights' norms and a copy of the weights, before the update."""
+        plan = self._plan
+        if plan is None or len(plan[0]) != len(variables) or any(
+                a != id(b) for a, b in zip(plan[0], variables)):
+            plan = self._plan = self._make_plan(variables)
+        _, owners, snapshots, _ = plan
+        weights = [v._value for v in variables]
+        if any(g is None for g in grads):  # the optimizer skips these; so does the record
+            keep = [i for i, g in enumerate(grads) if g is not None]
+            grads, weights = [grads[i] for i in keep], [weights[i] for i in keep]
+            owners, snapshots = owners[keep], [snapshots[i] for i in keep]
+        grads = _float32_list(grads, "grads")
+        n = len(grads)
+        # One native pass: Σg² per gradient, and Σw² per weight while copying the weights.
+        squares = _C.sum_squares(grads + weights, None, 0.0, [None] * n + snapshots) if n else np.zeros(0)
+        optimizer = self.model.optimizer
+        self._pending = (owners, squares, weights, snapshots, _clipped_norms(squares[:n], grads, optimizer),
+                         optimizer.current_learning_rate)
 
     def after_update(self, loss):
         """Completes the record of this step once the weights are updated."""
-        p = self._pending
+        owners, squares, weights, snapshots, (norm, clipped), learning_rate = self._pending
         self._pending = None
-        groups = len(self._groups)
-        delta_sq = _C.sum_squares(p["weights"], p["before"]) if p["weights"] else np.zeros(0)
-        # grad², Δw², w² summed per layer (the last slot takes weights of no monitored layer)
-        per_layer = [np.bincount(p["owners"], weights=values, minlength=groups + 1)
-                     for values in (p["grad_sq"], delta_sq, p["weight_sq"])]
+        n, groups = len(weights), len(self._groups)
+        delta_sq = _C.sum_squares(weights, snapshots) if n else np.zeros(0)
+        # grad², w², Δw² summed per layer (the last slot takes weights of no monitored layer)
+        per_layer = np.sqrt(np.stack([np.bincount(owners, weights=v, minlength=groups + 1)
+                                      for v in (squares[:n], squares[n:], delta_sq)]))
+        grad_norm, weight_norm, delta_norm = per_layer.tolist()
         self.steps.append(int(self.model.optimizer.iterations) - 1)
         self.epochs.append(int(self._epoch))
-        before, after = p["global"]
-        for key, value in zip(GLOBAL_STATS, (before, after, p["learning_rate"], loss)):
+        for key, value in zip(GLOBAL_STATS, (norm, clipped, learning_rate, loss)):
             self.global_history[key].append(float(value))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratios = np.sqrt(per_layer[1]) / np.sqrt(per_layer[2])
-        for k, (layer, out_index, act) in enumerate(self._groups):
-            if layer.name not in self.history:
-                self.history[layer.name] = {stat: [float("nan")] * (len(self.steps) - 1) for stat in LAYER_STATS}
+        outputs = self.outputs
+        for k, (layer, _, act) in enumerate(self._groups):
+            record = self.history.get(layer.name)
+            if record is None:
+                record = self.history[layer.name] = {stat: [float("nan")] * (len(self.steps) - 1) for stat in LAYER_STATS}
                 self.layers[layer.name] = {"class_name": type(layer).__name__, "activation": act}
-            out = self.outputs[out_index]
+            out_index, low, high, tolerance = self._plan[3][k]
+            out = outputs[out_index]
             if not (type(out) is np.ndarray and out.dtype == np.float32 and out.flags.c_contiguous):
                 out = np.ascontiguousarray(out, dtype=np.float32)
-            bounds = SATURATION_BOUNDS.get(act)
-            low, high = bounds if bounds else (0.0, 0.0)
-            stats = _summarize(_C.activation_stats(out, low, high, self.saturation_tolerance if bounds else -1.0),
-                               bounds is not None)
-            record = self.history[layer.name]
-            record["grad_norm"].append(float(np.sqrt(per_layer[0][k])))
-            record["weight_norm"].append(float(np.sqrt(per_layer[2][k])))
-            record["update_ratio"].append(float(ratios[k]))
+            stats = _summarize(_C.activation_stats(out, low, high, tolerance), tolerance >= 0)
+            w = weight_norm[k]
+            record["grad_norm"].append(grad_norm[k])
+            record["weight_norm"].append(w)
+            record["update_ratio"].append(delta_norm[k] / w if w else (float("nan") if not delta_norm[k] else float("inf")))
             record["activation_mean"].append(stats["mean"])
             record["activation_std"].append(stats["std"])
             record["dead_fraction"].append(stats["dead_fraction"])
