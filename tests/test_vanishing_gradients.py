@@ -2,9 +2,15 @@
 
 A 10-hidden-layer network (100 units each) with sigmoid activations and N(0, 1) weights shows
 vanishing gradients: relative to its weights, its lowest layer's gradient is below 1/100 of the
-top layer's (measured 0.0006 to 0.0018 over seeds 0-7 at batch 32 and 128). The same network with
-He initialization and ELU (0.64 to 1.14), or with Batch Normalization after each hidden layer
-(0.63 to 0.88), stays within 10x. The report flags the first and not the second.
+top layer's (this test's setting, 10 steps of 64 images, gave 0.00076 to 0.0014 over seeds 0-7).
+The same network with He initialization and ELU (0.73 to 1.04), or with Batch Normalization
+after each hidden layer (0.65 to 0.82), stays within 10x. The report flags the first and not
+the others.
+
+Relative to its weights (‖g‖/‖w‖, see GradientMonitor.gradient_ratio): the raw norms are not
+comparable across layers of different sizes and weight scales. Raw, the sigmoid network's ratio
+is only ~0.05-0.08 (its 784x100 first kernel has 78,400 entries against the output layer's
+1,010), and the Batch Normalization one's is ~50.
 """
 
 import os
@@ -54,6 +60,6 @@ def test_he_elu_or_batchnorm_keeps_gradients_within_10x(kind, seed, batch):
     monitor = monitored(kind, seed, batch)
     ratio = monitor.gradient_ratio()
     assert 0.1 <= ratio <= 10, f"{kind}: lowest/top relative gradient {ratio:.3g}"
-    assert not [f for f in monitor.findings() if "gradients" in f], monitor.report()
+    assert monitor.findings() == [], monitor.report()
     if kind == "batchnorm":  # BatchNormalization layers are recorded but not compared
         assert any(info["class_name"] == "BatchNormalization" for info in monitor.layers.values())
