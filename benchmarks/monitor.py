@@ -8,7 +8,8 @@ alternate epoch by epoch from identical initial weights, so drift of this shared
 both alike; the overhead is the median of the per-round ratios (with / without - 1). Target:
 <= 5% at N = 10. N = 1 (every step) is timed too: it gives the cost of one recorded step.
 Whole epochs swing by tens of percent on a busy shared machine, so the same comparison is also
-made in alternating blocks of 100 steps (median of 15 pairs), which the verdict uses.
+made in alternating blocks of 100 steps (median of 41 pairs), which the verdict uses; torch's
+overhead is measured the same way.
 
 Where PyTorch is installed, the same statistics are taken the usual torch way (forward hooks on
 the activations, torch._foreach_norm of the gradients, a clone of the weights and the norms of
@@ -130,7 +131,7 @@ def overhead(pairs):
     return statistics.median(ratios), ratios
 
 
-def paired_steps(x, y, every, pairs=15, block=100):
+def paired_steps(x, y, every, pairs=41, block=100):
     """Per-step cost in alternating blocks of `block` train_step calls without and with the
     monitor attached (the path fit takes), on one model: drift between neighbouring blocks is
     small, so the median of the per-pair ratios is steadier than whole epochs on a busy machine.
@@ -188,7 +189,7 @@ def run(rounds, every, quick, data_path, json_path):
     (ov_n, plain_s), (ov_1, _) = paired[every], paired[1]
     result["fastdnn"]["paired_blocks"] = {f"overhead_every_{every}": ov_n, "overhead_every_1": ov_1,
                                           "plain_step_s": plain_s, "recorded_step_cost_s": ov_1 * plain_s}
-    print(f"fastdnn, alternating blocks of 100 steps (median of 15 pairs): step {1e6 * plain_s:.0f} us; "
+    print(f"fastdnn, alternating blocks of 100 steps (median of 41 pairs): step {1e6 * plain_s:.0f} us; "
           f"overhead {100 * ov_n:+.1f}% at every {every}, {100 * ov_1:+.1f}% at every 1 "
           f"(one recorded step costs {1e6 * ov_1 * plain_s:.0f} us, i.e. {100 * ov_1 / every:.1f}% at every {every})")
     try:
@@ -213,6 +214,15 @@ def run(rounds, every, quick, data_path, json_path):
         print(f"torch {torch.__version__}, every {every:2d} steps: epoch {statistics.median(p[0] for p in pairs):.3f} s "
               f"without, {statistics.median(p[1] for p in pairs):.3f} s with hooks -> overhead {100 * med:+.1f}% "
               f"(rounds: {', '.join(f'{100 * r:+.1f}%' for r in ratios)})")
+        xs, ys = xt[:3200], yt[:3200]
+        block_ratios = []
+        for _ in range(41):
+            t0 = torch_epoch(torch, m_plain, o_plain, xs, ys, None)
+            t1 = torch_epoch(torch, m_mon, o_mon, xs, ys, tmon)
+            block_ratios.append(t1 / t0 - 1)
+        result["torch"]["paired_blocks"] = {f"overhead_every_{every}": statistics.median(block_ratios)}
+        print(f"torch, alternating blocks of 100 steps (median of 41 pairs): overhead "
+              f"{100 * statistics.median(block_ratios):+.1f}% at every {every}")
         fd = statistics.median(p[0] for p in result["fastdnn"][f"every_{every}"]["epoch_s"])
         print(f"epoch time with monitoring, fastdnn / torch: "
               f"{statistics.median(p[1] for p in result['fastdnn'][f'every_{every}']['epoch_s']) / statistics.median(p[1] for p in pairs):.2f} "
