@@ -101,3 +101,9 @@ CONSTRAINT_ULPS = 4
 # (1.5e-6 seen over 2^20 draws). 2e-5 leaves 13x headroom, yet fails a swapped cos/sin, a wrong
 # word pair or a 16-bit uniform (errors of 1e-4 and more).
 NORMAL_ATOL = 2e-5
+# --- Training statistics (csrc/stats/) ---------------------------------------------------------
+# The fast kernels sum float32 values in float32 over blocks of at most 256 rows (or 256 groups
+# of 16) before adding each block to a float64 total, so each block's rounding is at most
+# 256 · eps/2 = 1.5e-5 of the block's sum of magnitudes: a worst-case bound, not a typical one.
+# The float64 reference path is exact to ~1e-15.
+STATS_RTOL = 2e-5

@@ -23,6 +23,7 @@ void bind_batchnorm(py::module_& m);
 void bind_penalties(py::module_& m);
 void bind_random(py::module_& m);
 void bind_dropout(py::module_& m);
+void bind_stats(py::module_& m);
 }
 
 PYBIND11_MODULE(_C, m) {
@@ -42,6 +43,7 @@ PYBIND11_MODULE(_C, m) {
   bind_penalties(m);
   bind_random(m);
   bind_dropout(m);
+  bind_stats(m);
 
   m.def("available_isas", &available_isas);
   m.def("get_isa", &get_isa);

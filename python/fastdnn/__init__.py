@@ -13,6 +13,7 @@ from . import autodiff, cuda, noise, ops, random, utils
 from . import activations, callbacks, datasets, initializers, layers, losses, metrics, optimizers
 from . import models
 from . import constraints, presets, regularizers
+from . import monitoring, plotting
 from .autodiff import GradientTape
 from .folding import fold_batchnorm
 from .mc_dropout import mc_dropout_predict
@@ -47,6 +48,8 @@ __all__ = [
     "metrics",
     "models",
     "noise",
+    "monitoring",
+    "plotting",
     "optimizers",
     "presets",
     "random",

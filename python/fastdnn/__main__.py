@@ -6,6 +6,12 @@
         time per epoch and test accuracy. Without the dataset on this machine it trains on the
         small real sample shipped in the package, and says so.
 
+    python -m fastdnn plot activations|history|gradients|lr [FILE] -o OUT.png
+        Draws a figure with fastdnn.plotting (needs matplotlib: pip install fastdnn[plot]):
+        the activation functions and their derivatives; learning curves from a history JSON
+        (json.dump(history.history)) or a CSVLogger file; per-layer gradient norms from a
+        GradientMonitor.save file; the learning rate from either kind of file.
+
     python -m fastdnn info [--json]
         Prints build_info(), checks every CPU kernel path against float64 NumPy on a small
         product, and times fastdnn's matmul and fused dense layer against NumPy on the chapter's
@@ -164,6 +170,28 @@ def info(as_json=False):
     return 0
 
 
+def plot(what, file, output):
+    """Draws one fastdnn.plotting figure into `output`; returns an exit code."""
+    from . import plotting
+
+    try:
+        if what == "activations":
+            plotting.plot_activations(output)
+        elif file is None:
+            raise ValueError(f"`plot {what}` needs the file to read: python -m fastdnn plot {what} FILE -o OUT.png")
+        elif what == "history":
+            plotting.plot_learning_curves(file, output)
+        elif what == "gradients":
+            plotting.plot_gradient_norms(file, output)
+        else:
+            plotting.plot_learning_rate(file, output)
+    except (ImportError, OSError, ValueError, TypeError) as e:
+        print(f"fastdnn plot: {e}", file=sys.stderr)
+        return 1
+    print(f"wrote {output}")
+    return 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="fastdnn", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command")
@@ -174,7 +202,13 @@ def main(argv=None):
     p_train.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2])
     p_info = sub.add_parser("info", help="build info, kernel self-check and a short speed table")
     p_info.add_argument("--json", action="store_true", help="print results as JSON")
+    p_plot = sub.add_parser("plot", help="draw activations, learning curves, gradient norms or the learning rate")
+    p_plot.add_argument("what", choices=["activations", "history", "gradients", "lr"])
+    p_plot.add_argument("file", nargs="?", help="history JSON/CSV (history, lr) or monitor JSON (gradients, lr)")
+    p_plot.add_argument("-o", "--output", required=True, help="the image to write (PNG)")
     args = parser.parse_args(argv)
+    if args.command == "plot":
+        return plot(args.what, args.file, args.output)
     if args.command == "train":
         train(args.epochs, args.data, args.batch_size, args.verbose)
         return 0

@@ -1178,3 +1178,6 @@ class EpochTimer(Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self.times.append((self._stop or time.perf_counter()) - self._start)
+
+
+from .monitoring import GradientMonitor  # noqa: E402,F401  (its own module: monitoring.py)

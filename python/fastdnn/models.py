@@ -39,6 +39,7 @@ class Sequential:
     """
 
     _keep_last_good = False  # set by TerminateOnNaN during fit (see train_step)
+    _train_monitor = None  # set by a GradientMonitor during fit; train_step consults it
 
     def __init__(self, layers=None, name=None, trainable=True):
         self.name = name or unique_name("sequential")
@@ -136,10 +137,12 @@ class Sequential:
 
     # ---- forward ------------------------------------------------------------------------------
 
-    def call(self, inputs, training=None):
+    def call(self, inputs, training=None, _outputs=None):
         x = inputs
         for layer in self._layers:
             x = layer(x, training=training)
+            if _outputs is not None:  # each layer's output, for a GradientMonitor
+                _outputs.append(x)
         return x
 
     def __call__(self, inputs, training=False):
@@ -167,8 +170,14 @@ class Sequential:
         # With TerminateOnNaN attached, a step whose loss is not finite changes nothing: the
         # statistics its forward pass updated are put back and the optimizer is not run.
         saved = [v.numpy() for v in self.non_trainable_weights] if self._keep_last_good else None
+        monitor = self._train_monitor  # a GradientMonitor (monitoring.py) while fit runs with one
+        if monitor is not None and not monitor.begin_step():
+            monitor = None
         with GradientTape() as tape:
-            y_pred = self.call(x, training=True)
+            if monitor is None:
+                y_pred = self.call(x, training=True)
+            else:
+                y_pred = self.call(x, training=True, _outputs=monitor.outputs)
             loss = penalties.on_tape(self, self.loss(y, y_pred), variables)
         grads = tape.gradient(loss, variables)
         penalty = penalties.add_gradients(self, grads, variables)  # L1/L2 natively
@@ -177,8 +186,12 @@ class Sequential:
             for var, value in zip(self.non_trainable_weights, saved):
                 var.assign(value)
             return y_pred, loss_value
+        if monitor is not None:
+            monitor.before_update(variables, grads)
         self.optimizer.apply_gradients(zip(grads, variables))
         penalties.constrain(self, variables)
+        if monitor is not None:
+            monitor.after_update(loss_value)
         return y_pred, loss_value
 
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
