@@ -48,7 +48,7 @@ def shapes(min_ndim=0, max_ndim=3, max_side=9):
 
 def with_layout(base, layout):
     """`base`'s values in another memory layout (same shape and dtype), or as nested lists."""
-    if layout == "fortran":
+    if layout == "fortran" and base.ndim:  # (np.asfortranarray makes 0-d arrays 1-d)
         return np.asfortranarray(base)
     if layout == "strided" and base.ndim:
         wide = np.repeat(base, 2, axis=-1)
@@ -71,13 +71,13 @@ def values(draw, shape, *, low=-4.0, high=4.0, special=True, scale=True):
     seed = draw(st.integers(0, 2**32 - 1))
     rng = np.random.default_rng(seed)
     s = draw(st.sampled_from([1.0, 1.0, 1e-3, 30.0])) if scale else 1.0
-    v = rng.uniform(low, high, shape) * s
+    v = np.asarray(rng.uniform(low, high, shape) * s, dtype=np.float64)
     if special and draw(st.booleans()) and v.size:
         which = draw(st.sampled_from(["nan", "inf", "-inf", "mixed"]))
-        mask = rng.random(shape) < draw(st.sampled_from([0.05, 0.3]))
+        mask = np.asarray(rng.random(shape)) < draw(st.sampled_from([0.05, 0.3]))
         fill = {"nan": np.nan, "inf": np.inf, "-inf": -np.inf}.get(which)
         if fill is None:
-            fill = rng.choice([np.nan, np.inf, -np.inf], size=shape)
+            fill = np.asarray(rng.choice([np.nan, np.inf, -np.inf], size=shape))
             v[mask] = fill[mask]
         else:
             v[mask] = fill
