@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from fastdnn import _C, ops
 
 from _tolerances import ACT_RTOL, EPS32
-from conftest import assert_close
+from fuzz_arrays import close as assert_close
 from fuzz_arrays import (BAD_DTYPES, OUT_KINDS, REAL_DTYPES, arrays, as_f32, contract, fuzz, make_out,
                          native_input_problems, python_input_problems, shapes)
 from reference import SELU_ALPHA, SELU_SCALE, activation_ref

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from fastdnn import _C, ops
 
 from _tolerances import ACT_RTOL, gemm_atol
-from conftest import assert_close
+from fuzz_arrays import close as assert_close
 from fuzz_arrays import (BAD_DTYPES, OUT_KINDS, REAL_DTYPES, arrays, as_f32, contract, dims, fuzz,
                          make_out, native_input_problems, python_input_problems, shapes)
 from reference import activation_lipschitz, activation_ref, gemm_ref, gemm_scale
