@@ -56,7 +56,8 @@ T hyper_value(const py::dict& hyper, const char* key, const char* what) {
 void optimizer_update_op(int kind, const py::list& params, const py::list& grads,
                          const py::list& slots, const py::dict& hyper) {
   if (kind < kSgd || kind > kNadam)
-    throw py::value_error("Unknown optimizer kind " + std::to_string(kind) + ".");
+    throw py::value_error("Unknown optimizer kind " + std::to_string(kind) + "; expected an integer in [0, 5]: "
+                          "0 SGD, 1 Adagrad, 2 RMSprop, 3 Adam, 4 Adamax, 5 Nadam.");
   OptimHyper h{};
   h.kind = kind;
   auto f = [&](const char* k, float d) { return hyper.contains(k) ? hyper_value<float>(hyper, k, "a number") : d; };
@@ -81,8 +82,9 @@ void optimizer_update_op(int kind, const py::list& params, const py::list& grads
     const auto shape = shape_of(w);
     OptimTensor x{output_f32(w, "params", shape), input_f32(g, "grads", (int)g.ndim()), {}, (int64_t)w.size(), 1.0f};
     if (shape_of(g) != shape)
-      throw py::value_error("Gradient of shape " + shape_str(g) + " does not match its parameter of shape " +
-                            shape_str(w) + ".");
+      throw py::value_error("`grads[" + std::to_string(t) + "]` has shape " + shape_str(g) +
+                            " but its parameter has shape " + shape_str(w) + "; pass one gradient per parameter, "
+                            "in the same order and shape.");
     py::object entry = slots[t];
     if (!py::isinstance<py::list>(entry) && !py::isinstance<py::tuple>(entry))
       throw py::type_error("`slots` must hold one list of state arrays per parameter. Received an object of type " +

@@ -528,8 +528,7 @@ def _reduce(x, axis, keepdims, scale):
     x = _x(x, "x")
     total = np.add.reduce(x, axis=axis, keepdims=keepdims, dtype=np.float64)
     if scale is None:  # the mean of nothing is NaN, as in NumPy and Keras
-        axes = range(x.ndim) if axis is None else (axis,) if np.isscalar(axis) else axis
-        count = math.prod(x.shape[a] for a in axes)
+        count = x.size // np.size(total) if np.size(total) else 1
         scale = 1.0 / count if count else float("nan")
     y = np.asarray(total * scale, dtype=np.float32)
     if axis is None and not keepdims:

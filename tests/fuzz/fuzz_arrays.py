@@ -138,7 +138,7 @@ def check_error(err, *names):
     msg = str(err)
     assert isinstance(err, (TypeError, ValueError)), f"{type(err).__name__}: {msg}"
     assert len(msg) >= 20, f"error message too terse: {msg!r}"
-    assert _MESSAGE_WORDS.search(msg) or any(f"`{n}`" in msg or f"{n}=" in msg for n in names), \
+    assert _MESSAGE_WORDS.search(msg) or any(f"`{n}`" in msg or f"`{n}[" in msg or f"{n}=" in msg for n in names), \
         f"error message does not say what to fix: {msg!r}"
 
 
