@@ -6,7 +6,7 @@ that names the problem. Arrays are drawn as (shape, dtype, memory layout, value 
 values): hypothesis picks those, a seeded NumPy generator fills the values, which keeps each
 example cheap enough for thousands of cases per op family.
 
-The example count comes from the environment: FASTDNN_FUZZ_EXAMPLES (default 60 per test, which
+The example count comes from the environment: FASTDNN_FUZZ_EXAMPLES (default 300 per test, which
 keeps the whole fuzz suite within about a minute on two cores). Examples are derandomized, so CI
 runs the same cases every time.
 """
@@ -18,7 +18,7 @@ import numpy as np
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
-FUZZ_EXAMPLES = int(os.environ.get("FASTDNN_FUZZ_EXAMPLES", "60"))
+FUZZ_EXAMPLES = int(os.environ.get("FASTDNN_FUZZ_EXAMPLES", "300"))
 
 fuzz = settings(
     max_examples=FUZZ_EXAMPLES,
