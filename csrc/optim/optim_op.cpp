@@ -82,9 +82,9 @@ void optimizer_update_op(int kind, const py::list& params, const py::list& grads
     const auto shape = shape_of(w);
     OptimTensor x{output_f32(w, "params", shape), input_f32(g, "grads", (int)g.ndim()), {}, (int64_t)w.size(), 1.0f};
     if (shape_of(g) != shape)
-      throw py::value_error("`grads[" + std::to_string(t) + "]` has shape " + shape_str(g) +
-                            " but its parameter has shape " + shape_str(w) + "; pass one gradient per parameter, "
-                            "in the same order and shape.");
+      throw py::value_error("`grads[" + std::to_string(t) + "]` of shape " + shape_str(g) +
+                            " does not match its parameter of shape " + shape_str(w) +
+                            "; pass one gradient per parameter, in the same order and shape.");
     py::object entry = slots[t];
     if (!py::isinstance<py::list>(entry) && !py::isinstance<py::tuple>(entry))
       throw py::type_error("`slots` must hold one list of state arrays per parameter. Received an object of type " +

@@ -15,6 +15,8 @@ from ._arrays import as_float32
 from .autodiff import lookup, note, record, recording
 from .variables import Variable
 
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
 # Activation codes of the native kernels (csrc/core/activation.h).
 _ACTIVATION_CODES = {
     None: 0,
@@ -99,7 +101,7 @@ def _slope(activation, name, value):
     except (TypeError, ValueError):
         raise TypeError(f"{activation} expects `{name}` to be a real number. "
                         f"Received: {name}={value!r}") from None
-    if not math.isfinite(number) or not math.isfinite(np.float32(number)):
+    if not abs(number) <= _FLOAT32_MAX:  # also NaN and values the float32 kernels would see as inf
         raise ValueError(f"{activation} expects a finite `{name}` (float32 range). Received: {name}={value!r}")
     return number
 

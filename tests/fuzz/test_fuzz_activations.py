@@ -5,6 +5,7 @@ _C.softmax_backward, against float64 NumPy."""
 import math
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -12,6 +13,10 @@ from fastdnn import _C, ops
 
 from _tolerances import ACT_RTOL, EPS32
 from fuzz_arrays import close as assert_close
+
+# NaN, infinities and extreme values are fed on purpose: NumPy's RuntimeWarnings about them (in
+# the references and in fastdnn's NumPy-backed ops) are expected.
+pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
 from fuzz_arrays import (BAD_DTYPES, OUT_KINDS, REAL_DTYPES, arrays, as_f32, contract, fuzz, make_out,
                          native_input_problems, python_input_problems, shapes)
 from reference import SELU_ALPHA, SELU_SCALE, activation_ref

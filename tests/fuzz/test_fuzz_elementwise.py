@@ -5,6 +5,7 @@ reshape, flatten) against the same formulas in float64 NumPy."""
 import math
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -13,6 +14,10 @@ from fastdnn import ops
 from _tolerances import ELEMENTWISE_RTOL, EPS32
 from fuzz_arrays import BAD_DTYPES, REAL_DTYPES, arrays, as_f32, contract, fuzz, python_input_problems, shapes
 from fuzz_arrays import close as assert_close
+
+# NaN, infinities and extreme values are fed on purpose: NumPy's RuntimeWarnings about them (in
+# the references and in fastdnn's NumPy-backed ops) are expected.
+pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
 
 TINY = float(np.finfo(np.float32).tiny)  # results below this are float32 subnormals or zero
 

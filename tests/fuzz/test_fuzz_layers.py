@@ -6,6 +6,7 @@ called again with a mismatched feature count; against float64 NumPy."""
 import math
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -14,6 +15,10 @@ from fastdnn import layers
 from _tolerances import ACT_RTOL, EPS32, gemm_atol
 from fuzz_arrays import BAD_DTYPES, REAL_DTYPES, arrays, as_f32, contract, dims, fuzz, python_input_problems, shapes
 from fuzz_arrays import close as assert_close
+
+# NaN, infinities and extreme values are fed on purpose: NumPy's RuntimeWarnings about them (in
+# the references and in fastdnn's NumPy-backed ops) are expected.
+pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
 from reference import activation_lipschitz, activation_ref, gemm_ref, gemm_scale
 
 

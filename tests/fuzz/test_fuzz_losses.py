@@ -6,6 +6,7 @@ out-of-range, negative, float, NaN and non-numeric labels and mismatched shapes.
 import math
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -13,6 +14,10 @@ from fastdnn import _C, losses, metrics, ops
 
 from _tolerances import EPS32
 from fuzz_arrays import close as assert_close
+
+# NaN, infinities and extreme values are fed on purpose: NumPy's RuntimeWarnings about them (in
+# the references and in fastdnn's NumPy-backed ops) are expected.
+pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
 from fuzz_arrays import (BAD_DTYPES, REAL_DTYPES, arrays, as_f32, cast, contract, dims, fuzz,
                          native_input_problems, python_input_problems, values, with_layout)
 from test_losses import ref_binary_ce, ref_categorical_ce, ref_mae, ref_mse, ref_sparse_ce

@@ -7,6 +7,7 @@ csrc/batchnorm/bn_op.cpp."""
 import math
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -15,6 +16,10 @@ from fastdnn import _C
 from _tolerances import EPS32
 from fuzz_arrays import arrays, as_f32, contract, fuzz, native_input_problems, shapes
 from fuzz_arrays import close as assert_close
+
+# NaN, infinities and extreme values are fed on purpose: NumPy's RuntimeWarnings about them (in
+# the references and in fastdnn's NumPy-backed ops) are expected.
+pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
 
 F32 = ("float32",) * 12 + ("float64", "int32")
 F32_LAYOUTS = ("c",) * 10 + ("readonly", "strided", "list")

@@ -3,6 +3,7 @@ return_preactivation) and the raw native entry point _C.gemm (out=, accumulate, 
 activation codes, keep_preactivation), against float64 NumPy."""
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -10,6 +11,10 @@ from fastdnn import _C, ops
 
 from _tolerances import ACT_RTOL, gemm_atol
 from fuzz_arrays import close as assert_close
+
+# NaN, infinities and extreme values are fed on purpose: NumPy's RuntimeWarnings about them (in
+# the references and in fastdnn's NumPy-backed ops) are expected.
+pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
 from fuzz_arrays import (BAD_DTYPES, OUT_KINDS, REAL_DTYPES, arrays, as_f32, contract, dims, fuzz,
                          make_out, native_input_problems, python_input_problems, shapes)
 from reference import activation_lipschitz, activation_ref, gemm_ref, gemm_scale
