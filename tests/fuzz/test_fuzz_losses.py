@@ -113,7 +113,10 @@ def test_sparse_softmax_cross_entropy(data, n, classes, ndim, which):
 def test_softmax_cross_entropy(data, n, classes, t_off):
     logits, _, _ = data.draw(arrays((n, classes)), "logits")
     dtypes = REAL_DTYPES + BAD_DTYPES[:2] if data.draw(st.integers(0, 9)) == 0 else REAL_DTYPES
-    targets, _, _ = data.draw(arrays((n, classes + t_off), dtypes=dtypes, low=0.0, high=1.0), "targets")
+    # (finite targets: an infinite target times a log-probability that is 0 in one rounding and
+    # tiny in another is NaN or inf by chance; the logits carry the NaN/inf cases)
+    targets, _, _ = data.draw(arrays((n, classes + t_off), dtypes=dtypes, low=0.0, high=1.0, special=False),
+                              "targets")
     problems = python_input_problems(targets, "targets")
     if t_off:
         problems.append((ValueError, "targets"))
@@ -147,7 +150,7 @@ def test_native_softmax_xent(data, n, classes, mode, want_grad, scale):
         elif lab.shape != (n,):
             problems.append((ValueError, "labels"))
     if mode in ("targets", "both"):
-        targets, _, _ = data.draw(arrays((n, classes), dtypes=f32, low=0.0, high=1.0), "targets")
+        targets, _, _ = data.draw(arrays((n, classes), dtypes=f32, low=0.0, high=1.0, special=False), "targets")
         problems += native_input_problems(targets, "targets", 2)
     if mode in ("both", "none"):
         problems.append((ValueError, "labels"))
@@ -175,7 +178,12 @@ def test_native_softmax_xent(data, n, classes, mode, want_grad, scale):
                 g_atol = XENT_ERR * math.sqrt(max(classes, 1)) * abs(scale) * (
                     np.nan_to_num(np.abs(p), posinf=0.0) * (1 + np.nan_to_num(np.abs(x - lse[:, None]), posinf=0.0))
                     * np.abs(t).sum(axis=-1, keepdims=True) + np.abs(t)) + 1e-30
-            assert_close(grad, g_ref, g_atol, 0.0, "softmax_xent gradient")
+            # (an infinite target times a probability that underflows in float32 but not in
+            # float64 is NaN on one side and inf on the other: both only need to be non-finite)
+            bad = ~np.isfinite(g_ref)
+            assert not np.isfinite(grad[bad]).any(), "softmax_xent gradient: finite where the reference is not"
+            assert_close(np.where(bad, np.nan, grad), np.where(bad, np.nan, g_ref), g_atol, 0.0,
+                         "softmax_xent gradient")
         else:
             assert grad is None
 
