@@ -11,6 +11,7 @@ keeps the whole fuzz suite within about a minute on two cores). Examples are der
 runs the same cases every time.
 """
 
+import contextlib
 import os
 import re
 
@@ -220,3 +221,22 @@ def close(actual, ref, atol, rtol=0.0, what="result"):
     """conftest.assert_close against a float64 reference seen through float32's range."""
     from conftest import assert_close
     assert_close(actual, in_float32(ref), atol, rtol, what)
+
+
+@contextlib.contextmanager
+def drawn_kernel_path(data):
+    """Runs the body on a drawn kernel path (every ISA this build and CPU offer, the float64
+    'reference' included), with products now and then split across threads even when small."""
+    import fastdnn
+    from fastdnn import _C
+    isa = data.draw(st.sampled_from(fastdnn.available_isas()), "kernel path")
+    split = data.draw(st.booleans(), "split small products across threads")
+    previous_isa, previous_threshold = fastdnn.get_isa(), _C.gemm_parallel_threshold()
+    fastdnn.set_isa(isa)
+    if split:
+        _C.set_gemm_parallel_threshold(0)
+    try:
+        yield
+    finally:
+        fastdnn.set_isa(previous_isa)
+        _C.set_gemm_parallel_threshold(previous_threshold)

@@ -13,6 +13,7 @@ from fastdnn import _C, ops
 
 from _tolerances import ACT_RTOL, EPS32
 from fuzz_arrays import close as assert_close
+from fuzz_arrays import drawn_kernel_path
 
 # NaN, infinities and extreme values are fed on purpose: NumPy's RuntimeWarnings about them (in
 # the references and in fastdnn's NumPy-backed ops) are expected.
@@ -45,6 +46,11 @@ def _gelu64(x, approximate):
 @given(data=st.data(), shape=shapes(0, 3), name=st.sampled_from(NAMES[1:] + ["gelu", "gelu_exact"]),
        param=st.sampled_from([None, 0.0, 0.01, 0.3, 1.0, 2.0, -1.0, float("nan")]))
 def test_activation_ops(data, shape, name, param):
+    with drawn_kernel_path(data):
+        _run_activation_ops(data, shape, name, param)
+
+
+def _run_activation_ops(data, shape, name, param):
     dtypes = REAL_DTYPES + BAD_DTYPES if data.draw(st.integers(0, 9)) == 0 else REAL_DTYPES
     x, _, _ = data.draw(arrays(shape, dtypes=dtypes), "x")
     problems = python_input_problems(x, "x")
@@ -81,6 +87,11 @@ def test_activation_ops(data, shape, name, param):
 @given(data=st.data(), shape=shapes(0, 3), name=st.sampled_from(NAMES + ["bad"]),
        alpha=st.sampled_from([0.0, 0.2, 1.0, 1.7]), out_kind=st.sampled_from(OUT_KINDS))
 def test_native_act_forward(data, shape, name, alpha, out_kind):
+    with drawn_kernel_path(data):
+        _run_native_act_forward(data, shape, name, alpha, out_kind)
+
+
+def _run_native_act_forward(data, shape, name, alpha, out_kind):
     x, _, _ = data.draw(arrays(shape, dtypes=F32), "x")
     problems = native_input_problems(x, "x")
     code = data.draw(st.sampled_from([-3, 7])) if name == "bad" else CODES[name]
@@ -125,6 +136,11 @@ def _act_grad64(name, alpha, y):
        alpha=st.sampled_from([0.0, 0.2, 1.0, 1.7]), want_db=st.booleans(),
        mismatch=st.sampled_from([False] * 9 + [True]))
 def test_native_act_backward(data, shape, name, alpha, want_db, mismatch):
+    with drawn_kernel_path(data):
+        _run_native_act_backward(data, shape, name, alpha, want_db, mismatch)
+
+
+def _run_native_act_backward(data, shape, name, alpha, want_db, mismatch):
     y, _, _ = data.draw(arrays(shape, dtypes=F32), "y")
     dy, _, _ = data.draw(arrays(shape + (1,) if mismatch else shape, dtypes=F32), "dy")
     problems = native_input_problems(y, "y", min_ndim=1 if want_db else 0) + native_input_problems(dy, "dy")
@@ -178,6 +194,11 @@ def _softmax_atol(y_ref):
 @given(data=st.data(), shape=shapes(0, 3), axis=st.sampled_from([-1, -1, -1, 0, 1, 2, None]),
        out_kind=st.sampled_from(OUT_KINDS))
 def test_softmax(data, shape, axis, out_kind):
+    with drawn_kernel_path(data):
+        _run_softmax(data, shape, axis, out_kind)
+
+
+def _run_softmax(data, shape, axis, out_kind):
     dtypes = REAL_DTYPES + BAD_DTYPES if data.draw(st.integers(0, 9)) == 0 else REAL_DTYPES
     x, _, _ = data.draw(arrays(shape, dtypes=dtypes), "x")
     problems = python_input_problems(x, "x")
@@ -201,6 +222,11 @@ def test_softmax(data, shape, axis, out_kind):
 @given(data=st.data(), shape=shapes(0, 3), out_kind=st.sampled_from(OUT_KINDS),
        mismatch=st.sampled_from([False] * 9 + [True]))
 def test_native_softmax_and_backward(data, shape, out_kind, mismatch):
+    with drawn_kernel_path(data):
+        _run_native_softmax_and_backward(data, shape, out_kind, mismatch)
+
+
+def _run_native_softmax_and_backward(data, shape, out_kind, mismatch):
     x, _, _ = data.draw(arrays(shape, dtypes=F32), "x")
     problems = native_input_problems(x, "x", min_ndim=1)
     out, out_problems = make_out(out_kind, shape)

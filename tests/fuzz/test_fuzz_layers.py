@@ -15,6 +15,7 @@ from fastdnn import layers
 from _tolerances import ACT_RTOL, EPS32, gemm_atol
 from fuzz_arrays import BAD_DTYPES, REAL_DTYPES, arrays, as_f32, contract, dims, fuzz, python_input_problems, shapes
 from fuzz_arrays import close as assert_close
+from fuzz_arrays import drawn_kernel_path
 
 # NaN, infinities and extreme values are fed on purpose: NumPy's RuntimeWarnings about them (in
 # the references and in fastdnn's NumPy-backed ops) are expected.
@@ -31,6 +32,11 @@ def _dtypes(data):
        act=st.sampled_from([None, "relu", "leaky_relu", "elu", "selu", "sigmoid", "tanh"]),
        use_bias=st.booleans(), k_again=st.sampled_from([0] * 4 + [1]))
 def test_dense_layer(data, lead, k, units, act, use_bias, k_again):
+    with drawn_kernel_path(data):
+        _run_dense_layer(data, lead, k, units, act, use_bias, k_again)
+
+
+def _run_dense_layer(data, lead, k, units, act, use_bias, k_again):
     x, _, _ = data.draw(arrays(lead + (k,), dtypes=_dtypes(data)), "x")
     layer = layers.Dense(units, activation=act, use_bias=use_bias,
                          bias_initializer="random_normal" if use_bias else "zeros")
@@ -112,6 +118,11 @@ def test_elementwise_layers(data, shape, name):
        momentum=st.sampled_from([0.99, 0.5, 0.0]), epsilon=st.sampled_from([1e-3, 1e-5]),
        features_again=st.sampled_from([0] * 4 + [1]))
 def test_batch_normalization(data, shape, training, center, scale, momentum, epsilon, features_again):
+    with drawn_kernel_path(data):
+        _run_batch_normalization(data, shape, training, center, scale, momentum, epsilon, features_again)
+
+
+def _run_batch_normalization(data, shape, training, center, scale, momentum, epsilon, features_again):
     x, _, _ = data.draw(arrays(shape, dtypes=_dtypes(data)), "x")
     bn = layers.BatchNormalization(momentum=momentum, epsilon=epsilon, center=center, scale=scale,
                                    gamma_initializer="random_uniform", beta_initializer="random_normal",

@@ -14,6 +14,7 @@ from fastdnn import _C, losses, metrics, ops
 
 from _tolerances import EPS32
 from fuzz_arrays import close as assert_close
+from fuzz_arrays import drawn_kernel_path
 
 # NaN, infinities and extreme values are fed on purpose: NumPy's RuntimeWarnings about them (in
 # the references and in fastdnn's NumPy-backed ops) are expected.
@@ -81,6 +82,11 @@ def class_labels(draw, n, classes):
 @given(data=st.data(), n=dims(), classes=dims(), ndim=st.sampled_from([2] * 9 + [1, 3]),
        which=st.sampled_from(["per_sample", "mean"]))
 def test_sparse_softmax_cross_entropy(data, n, classes, ndim, which):
+    with drawn_kernel_path(data):
+        _run_sparse_softmax_cross_entropy(data, n, classes, ndim, which)
+
+
+def _run_sparse_softmax_cross_entropy(data, n, classes, ndim, which):
     shape = {1: (classes,), 2: (n, classes), 3: (n, 1, classes)}[ndim]
     dtypes = REAL_DTYPES + BAD_DTYPES[:2] if data.draw(st.integers(0, 9)) == 0 else REAL_DTYPES
     logits, _, _ = data.draw(arrays(shape, dtypes=dtypes), "logits")
@@ -111,6 +117,11 @@ def test_sparse_softmax_cross_entropy(data, n, classes, ndim, which):
 @fuzz
 @given(data=st.data(), n=dims(), classes=dims(), t_off=st.sampled_from([0] * 9 + [1]))
 def test_softmax_cross_entropy(data, n, classes, t_off):
+    with drawn_kernel_path(data):
+        _run_softmax_cross_entropy(data, n, classes, t_off)
+
+
+def _run_softmax_cross_entropy(data, n, classes, t_off):
     logits, _, _ = data.draw(arrays((n, classes)), "logits")
     dtypes = REAL_DTYPES + BAD_DTYPES[:2] if data.draw(st.integers(0, 9)) == 0 else REAL_DTYPES
     # (finite targets: an infinite target times a log-probability that is 0 in one rounding and
@@ -137,6 +148,11 @@ def test_softmax_cross_entropy(data, n, classes, t_off):
 @given(data=st.data(), n=dims(), classes=dims(), mode=st.sampled_from(["labels", "targets", "both", "none"]),
        want_grad=st.booleans(), scale=st.sampled_from([1.0, 0.25, 0.0]))
 def test_native_softmax_xent(data, n, classes, mode, want_grad, scale):
+    with drawn_kernel_path(data):
+        _run_native_softmax_xent(data, n, classes, mode, want_grad, scale)
+
+
+def _run_native_softmax_xent(data, n, classes, mode, want_grad, scale):
     f32 = ("float32",) * 10 + ("float64", "int32")
     logits, _, _ = data.draw(arrays((n, classes), dtypes=f32), "logits")
     problems = native_input_problems(logits, "logits", 2)

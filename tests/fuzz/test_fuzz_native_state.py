@@ -16,6 +16,7 @@ from fastdnn import _C
 from _tolerances import EPS32
 from fuzz_arrays import arrays, as_f32, contract, fuzz, native_input_problems, shapes
 from fuzz_arrays import close as assert_close
+from fuzz_arrays import drawn_kernel_path
 
 # NaN, infinities and extreme values are fed on purpose: NumPy's RuntimeWarnings about them (in
 # the references and in fastdnn's NumPy-backed ops) are expected.
@@ -57,6 +58,11 @@ def _optimizer_ref(kind, w, g, slots, h):
        defect=st.sampled_from([None] * 8 + ["grad_shape", "slot_count", "slot_type", "hyper_type",
                                             "list_length", "param_type"]))
 def test_native_optimizer_update(data, count, kind, momentum, nesterov, clip, weight_decay, defect):
+    with drawn_kernel_path(data):
+        _run_native_optimizer_update(data, count, kind, momentum, nesterov, clip, weight_decay, defect)
+
+
+def _run_native_optimizer_update(data, count, kind, momentum, nesterov, clip, weight_decay, defect):
     hyper = {"learning_rate": 0.05, "momentum": momentum, "nesterov": nesterov,
              "weight_decay": weight_decay, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7, "coef0": 0.01}
     if clip:
@@ -142,6 +148,11 @@ def _vec(data, cols, name, low=-2.0, high=2.0):
 @fuzz
 @given(data=st.data(), shape=shapes(1, 3, 40), eps=st.sampled_from([1e-3, 1e-5, 0.1, -1.0, float("nan")]))
 def test_native_batchnorm_forward(data, shape, eps):
+    with drawn_kernel_path(data):
+        _run_native_batchnorm_forward(data, shape, eps)
+
+
+def _run_native_batchnorm_forward(data, shape, eps):
     x, _, _ = data.draw(arrays(shape, dtypes=F32, layouts=F32_LAYOUTS), "x")
     cols = shape[-1]
     gamma, gp = _vec(data, cols, "gamma")
@@ -196,6 +207,11 @@ def test_native_batchnorm_forward(data, shape, eps):
 @fuzz
 @given(data=st.data(), shape=shapes(1, 3, 40), training=st.booleans(), mismatch=st.sampled_from([False] * 9 + [True]))
 def test_native_batchnorm_backward(data, shape, training, mismatch):
+    with drawn_kernel_path(data):
+        _run_native_batchnorm_backward(data, shape, training, mismatch)
+
+
+def _run_native_batchnorm_backward(data, shape, training, mismatch):
     cols = shape[-1]
     x, _, _ = data.draw(arrays(shape, dtypes=F32, layouts=F32_LAYOUTS), "x")
     dy, _, _ = data.draw(arrays(shape + (1,) if mismatch else shape, dtypes=F32, layouts=F32_LAYOUTS), "dy")

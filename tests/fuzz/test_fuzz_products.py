@@ -11,6 +11,7 @@ from fastdnn import _C, ops
 
 from _tolerances import ACT_RTOL, gemm_atol
 from fuzz_arrays import close as assert_close
+from fuzz_arrays import drawn_kernel_path
 
 # NaN, infinities and extreme values are fed on purpose: NumPy's RuntimeWarnings about them (in
 # the references and in fastdnn's NumPy-backed ops) are expected.
@@ -46,6 +47,11 @@ def _check_activation(y, z_ref, z_atol, act, kwargs, what):
        k_off=st.sampled_from([0] * 8 + [1, -1]), accumulate=st.booleans(),
        out_kind=st.sampled_from(OUT_KINDS))
 def test_matmul(data, m, k, n, ta, tb, k_off, accumulate, out_kind):
+    with drawn_kernel_path(data):
+        _run_matmul(data, m, k, n, ta, tb, k_off, accumulate, out_kind)
+
+
+def _run_matmul(data, m, k, n, ta, tb, k_off, accumulate, out_kind):
     kb = max(k + k_off, 0)
     dtypes = REAL_DTYPES + BAD_DTYPES[:2] if data.draw(st.integers(0, 9)) == 0 else REAL_DTYPES
     a, _, _ = data.draw(arrays((k, m) if ta else (m, k), dtypes=dtypes), "a")
@@ -78,6 +84,11 @@ def test_matmul(data, m, k, n, ta, tb, k_off, accumulate, out_kind):
        use_bias=st.booleans(), keep_z=st.booleans(), out_kind=st.sampled_from(OUT_KINDS),
        alpha=st.sampled_from([0.0, 0.2, 1.0, 3.5]))
 def test_native_gemm(data, m, k, n, ta, tb, act, accumulate, use_bias, keep_z, out_kind, alpha):
+    with drawn_kernel_path(data):
+        _run_native_gemm(data, m, k, n, ta, tb, act, accumulate, use_bias, keep_z, out_kind, alpha)
+
+
+def _run_native_gemm(data, m, k, n, ta, tb, act, accumulate, use_bias, keep_z, out_kind, alpha):
     few = ("float32",) * 12 + ("float64", "float16", "int32")
     a, _, _ = data.draw(arrays((k, m) if ta else (m, k), dtypes=few), "a")
     b, _, _ = data.draw(arrays((n, k) if tb else (k, n), dtypes=few), "b")
@@ -167,6 +178,11 @@ def _activation_problems(act, kwargs):
        use_bias=st.booleans(), want_z=st.booleans(), out_kind=st.sampled_from(OUT_KINDS),
        k_off=st.sampled_from([0] * 8 + [1]))
 def test_dense(data, lead, k, n, act, act_args, use_bias, want_z, out_kind, k_off):
+    with drawn_kernel_path(data):
+        _run_dense(data, lead, k, n, act, act_args, use_bias, want_z, out_kind, k_off)
+
+
+def _run_dense(data, lead, k, n, act, act_args, use_bias, want_z, out_kind, k_off):
     dtypes = REAL_DTYPES + BAD_DTYPES if data.draw(st.integers(0, 9)) == 0 else REAL_DTYPES
     x, _, _ = data.draw(arrays(lead + (k,), dtypes=dtypes), "x")
     kernel, _, _ = data.draw(arrays((k + k_off, n), dtypes=dtypes), "kernel")
