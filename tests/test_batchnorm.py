@@ -409,3 +409,14 @@ def test_frozen_bn_in_model_is_unchanged_by_fit():
         for a, b in zip(ws, layer.get_weights()):
             np.testing.assert_array_equal(a, b)
     assert not np.array_equal(dense_before, model.layers[2].get_weights()[0])
+
+
+def test_inference_backward_does_not_read_x():
+    """In inference mode dx = gamma·inv_std·dy: a NaN or inf in x must not reach dx (it did as
+    0·x in the shared training/inference formula)."""
+    x = np.array([[np.nan, 1.0], [np.inf, -np.inf]], np.float32)
+    dy = np.array([[1.0, 2.0], [3.0, 4.0]], np.float32)
+    mean, inv_std, gamma = (np.array(v, np.float32) for v in ([0.5, -1.0], [2.0, 0.25], [1.5, -3.0]))
+    dx, _, dbeta = _C.batchnorm_backward(dy, x, mean, inv_std, gamma, False)
+    np.testing.assert_allclose(dx, dy * (gamma * inv_std), rtol=1e-7)
+    np.testing.assert_array_equal(dbeta, dy.sum(axis=0))

@@ -287,3 +287,43 @@ def test_set_isa_compiled_but_unavailable():
         pytest.skip("this CPU runs every compiled kernel path")
     with pytest.raises(ValueError):
         fastdnn.set_isa(missing[0])
+
+
+# ---- activation arguments and codes (found by tests/fuzz) ----------------------------------------
+
+@pytest.mark.parametrize("kwargs,exc,word", [
+    ({"alpha": "x"}, TypeError, "real number"),
+    ({"alpha": np.ones(2)}, TypeError, "real number"),
+    ({"alpha": float("inf")}, ValueError, "finite"),
+    ({"alpha": 1e40}, ValueError, "finite"),  # beyond float32: the kernel would see inf
+])
+@pytest.mark.parametrize("activation", ["elu", "leaky_relu"])
+def test_activation_argument_of_wrong_type_or_range(activation, kwargs, exc, word):
+    with pytest.raises(exc, match=word):
+        ops.dense(a23(), b34(), activation=activation, **kwargs)
+    with pytest.raises(exc, match=word):
+        getattr(ops, activation)(a23(), *kwargs.values())
+
+
+@pytest.mark.parametrize("code", [-1, 7, 100])
+def test_native_unknown_activation_code_lists_the_codes(code):
+    from fastdnn import _C
+    with pytest.raises(ValueError, match=r"expected an integer in \[0, 7\).*tanh"):
+        _C.gemm(a23(), b34(), False, False, None, False, None, code, 0.0, False)
+    with pytest.raises(ValueError, match=r"expected an integer in \[0, 7\)"):
+        _C.act_forward(a23(), code, 0.0)
+    with pytest.raises(ValueError, match=r"expected an integer in \[0, 7\)"):
+        _C.act_backward(a23(), a23(), code, 0.0, False)
+
+
+@pytest.mark.parametrize("labels,word", [
+    (np.array([0.5, 1.0]), r"whole numbers.*0\.5"),
+    (np.array([np.nan, 1.0]), r"whole numbers.*nan"),
+    (np.array([1e30, 1.0]), r"whole numbers.*1e\+30"),  # once wrapped to a negative int64
+])
+def test_float_labels_that_are_not_class_indices(labels, word):
+    logits = np.zeros((2, 3), F32)
+    with pytest.raises(ValueError, match=word):
+        ops.sparse_softmax_cross_entropy(logits, labels)
+    with pytest.raises(ValueError, match="Class labels must be integers"):
+        fastdnn.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)

@@ -691,3 +691,8 @@ def test_set_weights_checks_count_and_shape(rng):
 def test_selu_constants_match_reference():
     y = layers.Activation("selu")(np.array([[-1.0, 1.0]], np.float32))
     assert_close(y, [[SELU_SCALE * SELU_ALPHA * np.expm1(-1.0), SELU_SCALE]], 1e-30, ACT_RTOL)
+
+
+def test_flatten_layer_on_an_empty_batch():
+    out = fastdnn.layers.Flatten()(np.zeros((0, 28, 28), np.float32))
+    assert out.shape == (0, 784) and out.dtype == np.float32

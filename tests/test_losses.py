@@ -738,3 +738,17 @@ def test_fused_mean_fast_path_matches_general_path(from_logits, label_shape):
     np.testing.assert_allclose(fast_grad, (p - np.eye(5)[labels]) / 9, rtol=1e-5, atol=1e-7)
     with pytest.raises(ValueError, match=r"\[0, 5\)"):
         loss(np.full(9, 5), logits if from_logits else ops.softmax(logits))
+
+
+def test_fused_cross_entropy_agrees_on_every_kernel_path(isa):
+    """A −inf logit of another class adds nothing (the reference path used to sum 0·(lse + inf)
+    = NaN); a row without a finite logit, or without classes, has no distribution: NaN."""
+    from fastdnn import _C
+    logits = np.array([[-1.5, -np.inf, 0.5], [-np.inf, -np.inf, -np.inf]], np.float32)
+    loss, grad = _C.softmax_xent(logits, np.array([0, 1], np.int64), None, 1.0, True)
+    z = np.array([-1.5, 0.5])
+    assert_close(loss[0], np.log(np.exp(z).sum()) + 1.5, LOSS_RTOL, LOSS_ATOL)
+    assert np.isnan(loss[1]) and np.isnan(grad[1]).all()
+    assert grad[0, 1] == 0.0
+    empty, _ = _C.softmax_xent(np.zeros((2, 0), np.float32), None, np.zeros((2, 0), np.float32), 1.0, False)
+    assert np.isnan(empty).all()

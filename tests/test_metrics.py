@@ -375,3 +375,13 @@ def test_resolve_other_identifiers():
     assert isinstance(metric, M.MeanMetricWrapper) and metric.name == "hit_rate"
     metric.update_state([1, 0], [[0.2, 0.8], [0.3, 0.7]])
     assert metric.result() == 0.5
+
+
+@pytest.mark.parametrize("fn", [M.accuracy, M.binary_accuracy, M.categorical_accuracy,
+                                M.sparse_categorical_accuracy, M.mean_squared_error, M.mean_absolute_error])
+@pytest.mark.parametrize("bad", [np.array([[1 + 1j], [0j]]), np.array([["1"], ["0"]])], ids=["complex", "text"])
+def test_metrics_reject_values_that_are_not_real(fn, bad):
+    """A complex y_true used to lose its imaginary part, a text one to compare unequal to
+    everything: both gave a number. Now a TypeError names the dtype."""
+    with pytest.raises(TypeError, match=r"y_true\.dtype="):
+        fn(bad, np.array([[0.9], [0.1]], np.float32))

@@ -474,3 +474,19 @@ def test_composite_network_gradients(isa, rng):
 
     check_gradients(op, ref, [x, k1, b1, k2], rng, depth=6, fwd_atol=1e-6, fwd_rtol=1e-5,
                     what="network")
+
+
+def test_flatten_of_an_empty_batch():
+    """(0, 28, 28) -> (0, 784): the feature count is spelled out, as -1 is ambiguous for size 0."""
+    assert ops.flatten(np.zeros((0, 28, 28), np.float32)).shape == (0, 784)
+    assert ops.flatten(np.zeros((3, 0, 4), np.float32)).shape == (3, 0)
+
+
+def test_mean_of_nothing_is_nan():
+    """As NumPy and Keras: a mean over zero elements is NaN, not 0."""
+    with np.errstate(invalid="ignore"):
+        expected = np.mean(np.zeros((0, 3)), axis=0)
+    np.testing.assert_array_equal(ops.mean(np.zeros((0, 3), np.float32), axis=0), expected)
+    assert np.isnan(ops.mean(np.zeros((0, 3), np.float32)))
+    assert ops.mean(np.zeros((0, 3), np.float32), axis=1).shape == (0,)
+    np.testing.assert_array_equal(ops.mean(np.ones((2, 3), np.float32), axis=(0, 1)), 1.0)

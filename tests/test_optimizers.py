@@ -226,3 +226,42 @@ def test_keras_schedule_object_drives_the_rate(rng):
         np.testing.assert_allclose(g, r, rtol=1e-5, atol=1e-6)
     assert opt.current_learning_rate == pytest.approx(0.1 * 0.5 ** 2)
     assert optimizers.SGD.from_config(opt.get_config()).get_config() == opt.get_config()
+
+
+# ---- the native entry point's checks and NaN handling (found by tests/fuzz) ----------------------
+
+def _one(n=3):
+    return [np.ones(n, np.float32)], [np.full(n, 0.5, np.float32)]
+
+
+def test_clipvalue_keeps_a_nan_gradient_nan():
+    """A NaN gradient must not be clamped to ±clipvalue (which would hide it as a finite step)."""
+    w, g = _one()
+    g[0][1] = np.nan
+    _C.optimizer_update(0, w, g, [[]], {"learning_rate": 0.1, "clipvalue": 0.2})
+    expected = 1.0 - 0.1 * np.clip(np.array([0.5, np.nan, 0.5]), -0.2, 0.2)
+    np.testing.assert_array_equal(w[0], expected.astype(np.float32))
+
+
+def test_optimizer_update_checks_its_lists():
+    w, g = _one()
+    with pytest.raises(TypeError, match="one list of state arrays per parameter.*ndarray at index 0"):
+        _C.optimizer_update(0, w, g, [np.zeros(3, np.float32)], {"momentum": 0.9})
+    with pytest.raises(ValueError, match="Expected 1 state arrays per parameter, received 2"):
+        _C.optimizer_update(0, w, g, [(np.zeros(3, np.float32),) * 2], {"momentum": 0.9})
+    with pytest.raises(ValueError, match=r"`grads\[0\]` of shape \(4,\) does not match its parameter of shape \(3,\)"):
+        _C.optimizer_update(0, w, [np.zeros(4, np.float32)], [[]], {})
+
+
+@pytest.mark.parametrize("value", ["fast", None, [0.1]])
+def test_optimizer_update_hyperparameter_of_wrong_type(value):
+    w, g = _one()
+    with pytest.raises(TypeError, match="Hyperparameter `learning_rate` must be a number"):
+        _C.optimizer_update(0, w, g, [[]], {"learning_rate": value})
+    np.testing.assert_array_equal(w[0], 1.0)  # nothing was updated
+
+
+def test_optimizer_update_unknown_kind_lists_the_kinds():
+    w, g = _one()
+    with pytest.raises(ValueError, match=r"expected an integer in \[0, 5\].*Nadam"):
+        _C.optimizer_update(9, w, g, [[]], {})

@@ -16,12 +16,6 @@ namespace py = pybind11;
 
 namespace {
 
-Act checked_act(int code) {
-  if (code < 0 || code >= kNumActs)
-    throw py::value_error("Unknown activation code " + std::to_string(code) + ".");
-  return static_cast<Act>(code);
-}
-
 void same_shape(const py::array& a, const char* an, const py::array& b, const char* bn) {
   if (shape_of(a) != shape_of(b))
     throw py::value_error(std::string("`") + an + "` and `" + bn + "` must have the same shape. Received " +

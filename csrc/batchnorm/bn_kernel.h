@@ -82,7 +82,11 @@ void backward(const float* __restrict dy, const float* __restrict x, int64_t row
     const float* __restrict dr = dy + i * cols;
     const float* __restrict xr = x + i * cols;
     float* __restrict o = dx + i * cols;
-    for (int64_t j = 0; j < cols; ++j) o[j] = p1[j] * dr[j] - p2[j] - p3[j] * xr[j];
+    if (training) {
+      for (int64_t j = 0; j < cols; ++j) o[j] = p1[j] * dr[j] - p2[j] - p3[j] * xr[j];
+    } else {  // x is not read: a NaN or inf input must not reach dx through 0·x
+      for (int64_t j = 0; j < cols; ++j) o[j] = p1[j] * dr[j];
+    }
   }
 }
 

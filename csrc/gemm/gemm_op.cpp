@@ -32,9 +32,7 @@ py::tuple gemm_op(const py::array& a, const py::array& b, bool transpose_a, bool
                           ", transpose_b=" + (transpose_b ? "True" : "False") + ").");
   g.lda = a.shape(1);
   g.ldb = b.shape(1);
-  if (activation < 0 || activation >= kNumActs)
-    throw py::value_error("Unknown activation code " + std::to_string(activation) + ".");
-  g.act = static_cast<Act>(activation);
+  g.act = checked_act(activation);
   g.alpha = alpha;
   g.accumulate = accumulate;
 

@@ -55,7 +55,7 @@ void rule(const OptimHyper& h, const OptimTensor& t, int64_t i0, int64_t i1) {
   const bool clipping = cv > 0, decaying = wd != 0;
   for (int64_t i = i0; i < i1; ++i) {
     float g = gp[i] * scale;
-    if (clipping) g = std::min(cv, std::max(-cv, g));
+    if (clipping) g = std::min(std::max(g, -cv), cv);  // this operand order keeps a NaN gradient NaN
     float wi = w[i];
     if (decaying) wi -= wd * wi;
     if constexpr (K == kSgd) {  // Flag1: momentum, Flag2: nesterov

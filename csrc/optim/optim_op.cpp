@@ -39,16 +39,29 @@ double sum_squares(const float* g, int64_t n) {
   return s;
 }
 
+// hyper[key] as T, or a TypeError naming the key and what it holds.
+template <class T>
+T hyper_value(const py::dict& hyper, const char* key, const char* what) {
+  py::object v = hyper[key];
+  try {
+    return v.cast<T>();
+  } catch (const py::cast_error&) {
+    throw py::type_error(std::string("Hyperparameter `") + key + "` must be " + what + ". Received: " +
+                         std::string(py::repr(v)) + ".");
+  }
+}
+
 }  // namespace
 
 void optimizer_update_op(int kind, const py::list& params, const py::list& grads,
                          const py::list& slots, const py::dict& hyper) {
   if (kind < kSgd || kind > kNadam)
-    throw py::value_error("Unknown optimizer kind " + std::to_string(kind) + ".");
+    throw py::value_error("Unknown optimizer kind " + std::to_string(kind) + "; expected an integer in [0, 5]: "
+                          "0 SGD, 1 Adagrad, 2 RMSprop, 3 Adam, 4 Adamax, 5 Nadam.");
   OptimHyper h{};
   h.kind = kind;
-  auto f = [&](const char* k, float d) { return hyper.contains(k) ? hyper[k].cast<float>() : d; };
-  auto b = [&](const char* k) { return hyper.contains(k) && hyper[k].cast<bool>(); };
+  auto f = [&](const char* k, float d) { return hyper.contains(k) ? hyper_value<float>(hyper, k, "a number") : d; };
+  auto b = [&](const char* k) { return hyper.contains(k) && hyper_value<bool>(hyper, k, "a bool"); };
   h.lr = f("learning_rate", 0.01f), h.beta1 = f("beta_1", 0.9f), h.beta2 = f("beta_2", 0.999f);
   h.eps = f("epsilon", 1e-7f), h.rho = f("rho", 0.9f), h.momentum = f("momentum", 0.0f);
   h.weight_decay = f("weight_decay", 0.0f), h.clipvalue = f("clipvalue", 0.0f);
@@ -69,9 +82,15 @@ void optimizer_update_op(int kind, const py::list& params, const py::list& grads
     const auto shape = shape_of(w);
     OptimTensor x{output_f32(w, "params", shape), input_f32(g, "grads", (int)g.ndim()), {}, (int64_t)w.size(), 1.0f};
     if (shape_of(g) != shape)
-      throw py::value_error("Gradient of shape " + shape_str(g) + " does not match its parameter of shape " +
-                            shape_str(w) + ".");
-    py::list sl = py::reinterpret_borrow<py::list>(slots[t]);
+      throw py::value_error("`grads[" + std::to_string(t) + "]` of shape " + shape_str(g) +
+                            " does not match its parameter of shape " + shape_str(w) +
+                            "; pass one gradient per parameter, in the same order and shape.");
+    py::object entry = slots[t];
+    if (!py::isinstance<py::list>(entry) && !py::isinstance<py::tuple>(entry))
+      throw py::type_error("`slots` must hold one list of state arrays per parameter. Received an object of type " +
+                           std::string(py::str(py::type::of(entry).attr("__name__"))) + " at index " +
+                           std::to_string(t) + ".");
+    py::sequence sl = py::reinterpret_borrow<py::sequence>(entry);
     if ((int)sl.size() != nslots)
       throw py::value_error("Expected " + std::to_string(nslots) + " state arrays per parameter, received " +
                             std::to_string(sl.size()) + ".");

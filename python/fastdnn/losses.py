@@ -104,7 +104,7 @@ def _class_labels(y_true, y_pred, check_range=True):
     kind = labels.dtype.kind
     if kind == "f":
         with np.errstate(invalid="ignore"):
-            integral = np.mod(labels, 1) == 0
+            integral = (np.mod(labels, 1) == 0) & (np.abs(labels) < 2.0 ** 63)  # int64 holds it
         if not integral.all():
             i = np.argwhere(~integral)[0]
             raise ValueError("Class labels must be integers. Received: "

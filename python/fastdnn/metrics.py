@@ -22,8 +22,13 @@ from ._registry import Registry
 from .variables import Variable
 
 
-def _f64(x):
-    return np.asarray(x, dtype=np.float64)
+def _f64(x, name="y_true"):
+    """`x` as float64, or a TypeError for values that are not real numbers (a complex or text
+    array would otherwise compare or convert silently)."""
+    arr = np.asarray(x)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"Metrics take real numbers. Received: {name}.dtype={arr.dtype}")
+    return arr.astype(np.float64, copy=False)
 
 
 def _same_rank(y_true, y_pred):
@@ -46,7 +51,7 @@ def accuracy(y_true, y_pred):
         >>> accuracy([[1], [2], [3], [4]], [[0], [2], [3], [4]])
         array([0., 1., 1., 1.])
     """
-    y_true, y_pred = _same_rank(_f64(y_true), _f64(y_pred))
+    y_true, y_pred = _same_rank(_f64(y_true), _f64(y_pred, "y_pred"))
     return np.mean(y_true == y_pred, axis=-1, dtype=np.float64)
 
 
@@ -65,7 +70,7 @@ def binary_accuracy(y_true, y_pred, threshold=0.5):
         >>> binary_accuracy([1, 1, 0, 0], [[0.98], [1], [0], [0.6]])
         array([1., 1., 1., 0.])
     """
-    y_true, y_pred = _same_rank(_f64(y_true), _f64(y_pred))
+    y_true, y_pred = _same_rank(_f64(y_true), _f64(y_pred, "y_pred"))
     return np.mean(y_true == (y_pred > threshold), axis=-1, dtype=np.float64)
 
 
@@ -83,7 +88,7 @@ def categorical_accuracy(y_true, y_pred):
         >>> categorical_accuracy([[0, 0, 1], [0, 1, 0]], [[0.1, 0.9, 0.8], [0.05, 0.95, 0]])
         array([0., 1.])
     """
-    return (np.argmax(_f64(y_true), axis=-1) == np.argmax(_f64(y_pred), axis=-1)).astype(np.float64)
+    return (np.argmax(_f64(y_true), axis=-1) == np.argmax(_f64(y_pred, "y_pred"), axis=-1)).astype(np.float64)
 
 
 def sparse_categorical_accuracy(y_true, y_pred):
@@ -101,6 +106,9 @@ def sparse_categorical_accuracy(y_true, y_pred):
         array([0., 1.])
     """
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)  # argmax needs no float64 copy
+    for name, arr in (("y_true", y_true), ("y_pred", y_pred)):
+        if arr.dtype.kind not in "biuf":
+            raise TypeError(f"Metrics take real numbers. Received: {name}.dtype={arr.dtype}")
     if y_true.ndim == y_pred.ndim and y_true.ndim > 0 and y_true.shape[-1] == 1:
         y_true = y_true.reshape(y_true.shape[:-1])
     return (y_true == np.argmax(y_pred, axis=-1)).astype(np.float64)
@@ -113,7 +121,7 @@ def mean_squared_error(y_true, y_pred):
         >>> mean_squared_error([[0.0, 1.0], [0.0, 0.0]], [[1.0, 1.0], [1.0, 0.0]])
         array([0.5, 0.5])
     """
-    y_true, y_pred = _same_rank(_f64(y_true), _f64(y_pred))
+    y_true, y_pred = _same_rank(_f64(y_true), _f64(y_pred, "y_pred"))
     return np.mean(np.square(y_true - y_pred), axis=-1)
 
 
@@ -124,7 +132,7 @@ def mean_absolute_error(y_true, y_pred):
         >>> mean_absolute_error([[0.0, 1.0], [0.0, 0.0]], [[1.0, 1.0], [1.0, 0.0]])
         array([0.5, 0.5])
     """
-    y_true, y_pred = _same_rank(_f64(y_true), _f64(y_pred))
+    y_true, y_pred = _same_rank(_f64(y_true), _f64(y_pred, "y_pred"))
     return np.mean(np.abs(y_true - y_pred), axis=-1)
 
 
@@ -222,9 +230,9 @@ def _snake_case(name):
 
 def _samplewise(values, sample_weight):
     """Keras's reduce_to_samplewise_values: one weighted value per sample, and the weights."""
-    values = _f64(values)
+    values = _f64(values, "values")
     if sample_weight is not None:
-        weight = _f64(sample_weight)
+        weight = _f64(sample_weight, "sample_weight")
         values, weight = _same_rank(values, weight)
         if values.ndim > weight.ndim:
             values = values.mean(axis=tuple(range(weight.ndim, values.ndim)))
@@ -440,7 +448,7 @@ class RootMeanSquaredError(Mean):
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         """Adds the squared errors of a batch (averaged per sample), with optional weights."""
-        y_true, y_pred = _same_rank(_f64(y_true), _f64(y_pred))
+        y_true, y_pred = _same_rank(_f64(y_true), _f64(y_pred, "y_pred"))
         super().update_state(np.square(y_pred - y_true), sample_weight=sample_weight)
 
     def result(self):

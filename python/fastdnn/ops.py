@@ -15,6 +15,8 @@ from ._arrays import as_float32
 from .autodiff import lookup, note, record, recording
 from .variables import Variable
 
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
 # Activation codes of the native kernels (csrc/core/activation.h).
 _ACTIVATION_CODES = {
     None: 0,
@@ -80,13 +82,28 @@ def _activation(activation, kwargs):
         alpha = kwargs.get("alpha")
         if alpha is None:
             alpha = kwargs.get("negative_slope", params["negative_slope"])
+        alpha = _slope("leaky_relu", "negative_slope", alpha)
         if not alpha >= 0:
             raise ValueError(f"leaky_relu expects negative_slope >= 0. Received: negative_slope={alpha}")
     elif activation == "elu":
-        alpha = kwargs.get("alpha", params["alpha"])
+        alpha = _slope("elu", "alpha", kwargs.get("alpha", params["alpha"]))
         if not alpha > 0:
             raise ValueError(f"elu expects alpha > 0. Received: alpha={alpha}")
-    return _ACTIVATION_CODES[activation], float(alpha)
+    return _ACTIVATION_CODES[activation], alpha
+
+
+def _slope(activation, name, value):
+    """An activation's scalar argument as a float the float32 kernels can hold."""
+    if isinstance(value, (str, bytes)) or np.ndim(value) != 0:
+        raise TypeError(f"{activation} expects `{name}` to be a real number. Received: {name}={value!r}")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{activation} expects `{name}` to be a real number. "
+                        f"Received: {name}={value!r}") from None
+    if not abs(number) <= _FLOAT32_MAX:  # also NaN and values the float32 kernels would see as inf
+        raise ValueError(f"{activation} expects a finite `{name}` (float32 range). Received: {name}={value!r}")
+    return number
 
 
 # ---- products ----------------------------------------------------------------------------------
@@ -382,10 +399,14 @@ def _labels(labels, logits):
             raise ValueError(f"Logits must have shape (batch, classes). Received shape {logits.shape}.")
         return labels
     if labels.dtype.kind not in "iub":
-        if labels.dtype.kind == "f" and np.all(np.mod(labels, 1) == 0):
-            labels = labels.astype(np.int64)
-        else:
+        if labels.dtype.kind != "f":
             raise TypeError(f"Class labels must be integers. Received dtype={labels.dtype}.")
+        whole = (np.mod(labels, 1) == 0) & (np.abs(labels) < 2.0 ** 63)
+        if not np.all(whole):
+            bad = labels.reshape(-1)[np.argmin(whole.reshape(-1))]
+            raise ValueError("Class labels must be whole numbers (class indices). "
+                             f"Received {float(bad)!r} in float labels of dtype {labels.dtype}.")
+        labels = labels.astype(np.int64)
     labels = np.ascontiguousarray(labels.reshape(-1), dtype=np.int64)
     if logits.ndim != 2:
         raise ValueError(f"Logits must have shape (batch, classes). Received shape {logits.shape}.")
@@ -508,8 +529,8 @@ def _reduce(x, axis, keepdims, scale):
     """Sum (scale 1) or mean (scale None: 1/count) over `axis`; the backward spreads the gradient."""
     x = _x(x, "x")
     total = np.add.reduce(x, axis=axis, keepdims=keepdims, dtype=np.float64)
-    if scale is None:
-        count = x.size // max(np.size(total), 1) if x.size else 1
+    if scale is None:  # the mean of nothing is NaN, as in NumPy and Keras
+        count = x.size // np.size(total) if np.size(total) else 1
         scale = 1.0 / count if count else float("nan")
     y = np.asarray(total * scale, dtype=np.float32)
     if axis is None and not keepdims:
@@ -541,4 +562,5 @@ def reshape(x, shape):
 def flatten(x):
     """(batch, ...) -> (batch, features)."""
     x = _x(x, "x")
-    return reshape(x, (x.shape[0], -1) if x.ndim else (1, 1))
+    # Spelled out rather than -1, which NumPy cannot resolve for an empty batch.
+    return reshape(x, (x.shape[0], math.prod(x.shape[1:])) if x.ndim else (1, 1))
