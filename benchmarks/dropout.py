@@ -15,8 +15,8 @@ What it measures:
   Best of `--rounds`, in seconds. Target: torch loop / fastdnn helper >= 3.
 
 The layer-on-tape figure includes NumPy's fresh 1 MB arrays (the loss product, the tape's ones,
-the gradients): where glibc maps each one anew, its page faults can cost more than the kernels
-(MALLOC_MMAP_THRESHOLD_=16000000 in the environment shows the difference).
+the gradients). fastdnn keeps 16 MB of slack at glibc's heap top (csrc/core/memory.h), so they
+do not page-fault anew each time; FASTDNN_MALLOC_TUNING=0 shows the cost without it (~5x here).
 
 Both libraries use the same thread count (--threads, default fastdnn's), NumPy's BLAS too where
 threadpoolctl is installed. The weights are untrained (timing does not depend on them).

@@ -3,6 +3,7 @@ several Python threads, fork(), and the CUDA queries on a machine without a usab
 
 import multiprocessing
 import os
+import platform
 import subprocess
 import sys
 import threading
@@ -288,3 +289,15 @@ def test_self_test_without_gpu_raises():
     assert str(e.value)
     with pytest.raises(RuntimeError):
         fastdnn.cuda.self_test(16)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc",
+                    reason="glibc's mallopt")
+@pytest.mark.parametrize("env, expected", [({}, 16 << 20), ({"FASTDNN_MALLOC_TUNING": "0"}, 0),
+                                           ({"MALLOC_TOP_PAD_": "4096"}, 0)])
+def test_allocator_tuning_and_its_opt_outs(env, expected):
+    code = "import fastdnn; print(fastdnn.build_info()['malloc_top_pad'])"
+    base = {k: v for k, v in os.environ.items() if k not in ("FASTDNN_MALLOC_TUNING", "MALLOC_TOP_PAD_")}
+    out = subprocess.run([sys.executable, "-c", code], env={**base, **env}, capture_output=True,
+                         text=True, check=True).stdout
+    assert int(out) == expected

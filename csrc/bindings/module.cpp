@@ -6,6 +6,7 @@
 
 #include "../core/cpu.h"
 #include "../core/isa.h"
+#include "../core/memory.h"
 #include "../core/threadpool.h"
 #include "../cuda/device.h"
 #include "../gemm/gemm.h"
@@ -29,6 +30,8 @@ void bind_stats(py::module_& m);
 PYBIND11_MODULE(_C, m) {
   using namespace fastdnn;
   m.doc() = "fastdnn native core";
+  tune_allocator(size_t(16) << 20);  // see core/memory.h
+  m.def("allocator_top_pad", &allocator_top_pad);
 
   m.def("gemm", &gemm_op, py::arg("a"), py::arg("b"), py::arg("transpose_a"),
         py::arg("transpose_b"), py::arg("out"), py::arg("accumulate"), py::arg("bias"),

@@ -68,7 +68,8 @@ def build_info():
     Returns:
         A dict with: version; isa_compiled (kernel paths in the binary); isa_available (those this
         CPU runs); isa_active; cpu; logical_cpus; num_threads; parallel_threshold_flops;
-        cuda_built; cuda_runtime; cuda_devices (list of dicts); cuda_status.
+        cuda_built; cuda_runtime; cuda_devices (list of dicts); cuda_status; malloc_top_pad
+        (the heap slack fastdnn asked glibc to keep, in bytes; 0 if it did not).
 
     Example:
         >>> import fastdnn
@@ -89,4 +90,5 @@ def build_info():
         "cuda_runtime": str(_C.cuda_runtime_version()),
         "cuda_devices": cuda.devices(),
         "cuda_status": cuda.status(),
+        "malloc_top_pad": int(_C.allocator_top_pad()),
     }
