@@ -170,6 +170,7 @@ class Sequential:
         # With TerminateOnNaN attached, a step whose loss is not finite changes nothing: the
         # statistics its forward pass updated are put back and the optimizer is not run.
         saved = [v.numpy() for v in self.non_trainable_weights] if self._keep_last_good else None
+        plan = penalties.plan(self, variables)  # regularizers and constraints (penalties.py)
         monitor = self._train_monitor  # a GradientMonitor (monitoring.py) while fit runs with one
         if monitor is not None and not monitor.begin_step():
             monitor = None
@@ -178,9 +179,11 @@ class Sequential:
                 y_pred = self.call(x, training=True)
             else:
                 y_pred = self.call(x, training=True, _outputs=monitor.outputs)
-            loss = penalties.on_tape(self, self.loss(y, y_pred), variables)
+            loss = self.loss(y, y_pred)
+            if plan.active:
+                loss = penalties.on_tape(plan, loss)
         grads = tape.gradient(loss, variables)
-        penalty = penalties.add_gradients(self, grads, variables)  # L1/L2 natively
+        penalty = penalties.add_gradients(plan, grads) if plan.active else 0.0  # L1/L2 natively
         loss_value = float(loss) + penalty
         if saved is not None and not math.isfinite(loss_value):
             for var, value in zip(self.non_trainable_weights, saved):
@@ -189,7 +192,8 @@ class Sequential:
         if monitor is not None:
             monitor.before_update(variables, grads)
         self.optimizer.apply_gradients(zip(grads, variables))
-        penalties.constrain(self, variables)
+        if plan.active:
+            penalties.constrain(plan)
         if monitor is not None:
             monitor.after_update(loss_value)
         return y_pred, loss_value

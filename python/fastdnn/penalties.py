@@ -4,16 +4,22 @@ The training loss is the data loss plus every penalty: the weight regularizers o
 variables (`Variable.regularizer`) and the activity regularizers of its layers (the penalty of
 each layer's latest output). A training step then runs, around the optimizer update:
 
-    loss = on_tape(model, data_loss, variables)    # on the tape: activity penalties and
+    p = plan(model, variables)                     # built once per variable list
+    loss = on_tape(p, data_loss)                   # on the tape: activity penalties and
                                                    # regularizers other than L1/L2/L1L2
-    penalty = add_gradients(model, grads, variables)   # one native call: grads += l1·sign(w)
-                                                       # + 2·l2·w, returns Σ penalties
+    penalty = add_gradients(p, grads)              # one native call: grads += l1·sign(w)
+                                                   # + 2·l2·w, returns Σ penalties
     optimizer.apply_gradients(...)
-    constrain(model, variables)                    # one native call: every constraint
+    constrain(p)                                   # one native call: every constraint
+
+A model without regularizers or constraints gets a plan whose `active` is False, and its
+training step skips the three calls.
 
 `model_losses(model)` lists the current penalties, one per regularizer (`model.losses`).
 Natively: csrc/penalties/ (fast float32 kernels beside a float64 reference).
 """
+
+import operator
 
 import numpy as np
 
@@ -61,6 +67,8 @@ class _Plan:
         for var in getattr(model, "weights", ()):
             if id(var) not in trainable and getattr(var, "regularizer", None) is not None:
                 self.frozen.append((var, var.regularizer))
+        self.active = bool(self.activity_layers or self.native_index or self.tape or self.frozen
+                           or self.constrained or self.python_constraints)
 
 
 def _native_factors(reg):
@@ -68,18 +76,18 @@ def _native_factors(reg):
     return method() if method is not None else None
 
 
-def _plan(model, variables):
-    plan = getattr(model, "_penalty_plan", None)
-    if plan is None or len(plan.variables) != len(variables) or any(
-            a is not b for a, b in zip(plan.variables, variables)):
-        plan = model._penalty_plan = _Plan(model, variables)
-    return plan
+def plan(model, variables):
+    """The model's plan for this list of trainable variables (rebuilt when the list changes)."""
+    p = getattr(model, "_penalty_plan", None)
+    if p is None or len(p.variables) != len(variables) or not all(
+            map(operator.is_, p.variables, variables)):
+        p = model._penalty_plan = _Plan(model, variables)
+    return p
 
 
-def on_tape(model, loss, variables):
+def on_tape(plan, loss):
     """`loss` plus the penalties differentiated on the tape: the activity regularizers' (of the
     forward pass just recorded) and those of weight regularizers without a native form."""
-    plan = _plan(model, variables)
     for layer in plan.activity_layers:
         for penalty in getattr(layer, "_activity_losses", ()):
             loss = ops.add(loss, penalty)
@@ -88,18 +96,17 @@ def on_tape(model, loss, variables):
     return loss
 
 
-def add_gradients(model, grads, variables):
+def add_gradients(plan, grads):
     """Adds l1·sign(w) + 2·l2·w of every L1/L2/L1L2-regularized variable into its gradient in
     `grads` (in place; a missing or shared gradient is replaced by a fresh array) with one native
     call, and returns the sum of those penalties and of the frozen weights' penalties."""
-    plan = _plan(model, variables)
     total = 0.0
     if plan.native_index:
         seen = set()
         for i in plan.native_index:
             g = grads[i]
             if g is None:
-                g = np.zeros(variables[i].shape, np.float32)
+                g = np.zeros(plan.variables[i].shape, np.float32)
             elif (type(g) is not np.ndarray or g.dtype != np.float32 or not g.flags.c_contiguous
                   or not g.flags.writeable or id(g) in seen):
                 g = np.array(g, dtype=np.float32, order="C")
@@ -112,10 +119,9 @@ def add_gradients(model, grads, variables):
     return total
 
 
-def constrain(model, variables):
+def constrain(plan):
     """Applies every variable's constraint in place: the native ones in one call, then any
     other callable constraint in Python."""
-    plan = _plan(model, variables)
     if plan.constrained:
         _C.apply_constraints(plan.constrained, plan.specs)
     for var, constraint in plan.python_constraints:
