@@ -47,7 +47,23 @@ class NoiseLayer(Layer):
         return {**super().get_config(), "seed": frandom.serialize_seed(self.seed)}
 
 
-class Dropout(NoiseLayer):
+class _MaskLayer(NoiseLayer):
+    """A noise layer with a drop `rate` and a broadcast `noise_shape` (Dropout, AlphaDropout)."""
+
+    def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
+        super().__init__(seed=seed, **kwargs)
+        self.rate = noise.check_rate(rate)
+        self.noise_shape = None if noise_shape is None else tuple(noise_shape)
+
+    def _active(self):
+        return self.rate > 0
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate,
+                "noise_shape": None if self.noise_shape is None else list(self.noise_shape)}
+
+
+class Dropout(_MaskLayer):
     """Zeroes a fraction `rate` of the inputs during training and scales the rest by 1/(1-rate).
 
     The mask comes from the native Philox kernel, fused with the scaling in one pass; the
@@ -71,23 +87,11 @@ class Dropout(NoiseLayer):
         ValueError: if `rate` is outside [0, 1), or for a bad seed.
     """
 
-    def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
-        super().__init__(seed=seed, **kwargs)
-        self.rate = noise.check_rate(rate)
-        self.noise_shape = None if noise_shape is None else tuple(noise_shape)
-
-    def _active(self):
-        return self.rate > 0
-
     def noise(self, inputs, coords):
         return noise.dropout(inputs, self.rate, coords, self.noise_shape)
 
-    def get_config(self):
-        return {**super().get_config(), "rate": self.rate,
-                "noise_shape": None if self.noise_shape is None else list(self.noise_shape)}
 
-
-class AlphaDropout(NoiseLayer):
+class AlphaDropout(_MaskLayer):
     """Dropout for self-normalizing (SELU) networks: keeps the inputs' mean and variance.
 
     Dropped units are set to SELU's negative saturation value α' = -1.7581, then an affine map
@@ -111,20 +115,8 @@ class AlphaDropout(NoiseLayer):
         ValueError: if `rate` is outside [0, 1).
     """
 
-    def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
-        super().__init__(seed=seed, **kwargs)
-        self.rate = noise.check_rate(rate)
-        self.noise_shape = None if noise_shape is None else tuple(noise_shape)
-
-    def _active(self):
-        return self.rate > 0
-
     def noise(self, inputs, coords):
         return noise.alpha_dropout(inputs, self.rate, coords, self.noise_shape)
-
-    def get_config(self):
-        return {**super().get_config(), "rate": self.rate,
-                "noise_shape": None if self.noise_shape is None else list(self.noise_shape)}
 
 
 class GaussianDropout(NoiseLayer):
