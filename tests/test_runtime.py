@@ -293,6 +293,7 @@ def test_self_test_without_gpu_raises():
 
 @pytest.mark.skipif(not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc",
                     reason="glibc's mallopt")
+@pytest.mark.skipif(bool(os.environ.get("FASTDNN_SANITIZED")), reason="ASan replaces malloc")
 @pytest.mark.parametrize("env, expected", [({}, 16 << 20), ({"FASTDNN_MALLOC_TUNING": "0"}, 0),
                                            ({"MALLOC_TOP_PAD_": "4096"}, 0)])
 def test_allocator_tuning_and_its_opt_outs(env, expected):
