@@ -13,6 +13,8 @@ import fastdnn as keras
 from fastdnn import _C
 from fastdnn.layers.normalization import batch_norm_inference, batch_norm_train
 
+from chapter_models import bn_after_activation, bn_before_activation
+
 
 # ---- float64 NumPy references -----------------------------------------------------------------
 
@@ -333,36 +335,10 @@ def _brightness_data(n=512, seed=10):
     return x, y
 
 
-def _bn_after():
-    return keras.models.Sequential([
-        keras.layers.Flatten(input_shape=[28, 28]),
-        keras.layers.BatchNormalization(),
-        keras.layers.Dense(300, activation="elu", kernel_initializer="he_normal"),
-        keras.layers.BatchNormalization(),
-        keras.layers.Dense(100, activation="elu", kernel_initializer="he_normal"),
-        keras.layers.BatchNormalization(),
-        keras.layers.Dense(10, activation="softmax"),
-    ])
-
-
-def _bn_before():
-    return keras.models.Sequential([
-        keras.layers.Flatten(input_shape=[28, 28]),
-        keras.layers.BatchNormalization(),
-        keras.layers.Dense(300, kernel_initializer="he_normal", use_bias=False),
-        keras.layers.BatchNormalization(),
-        keras.layers.Activation("elu"),
-        keras.layers.Dense(100, kernel_initializer="he_normal", use_bias=False),
-        keras.layers.BatchNormalization(),
-        keras.layers.Activation("elu"),
-        keras.layers.Dense(10, activation="softmax"),
-    ])
-
-
 @pytest.mark.parametrize("make, total, non_trainable", [
-    (_bn_after, 784 * 4 + 784 * 300 + 300 + 300 * 4 + 300 * 100 + 100 + 100 * 4 + 1010,
+    (bn_after_activation, 784 * 4 + 784 * 300 + 300 + 300 * 4 + 300 * 100 + 100 + 100 * 4 + 1010,
      2 * (784 + 300 + 100)),
-    (_bn_before, 784 * 4 + 784 * 300 + 300 * 4 + 300 * 100 + 100 * 4 + 1010, 2 * (784 + 300 + 100)),
+    (bn_before_activation, 784 * 4 + 784 * 300 + 300 * 4 + 300 * 100 + 100 * 4 + 1010, 2 * (784 + 300 + 100)),
 ], ids=["bn_after_activation", "bn_before_activation"])
 def test_chapter_models_train(make, total, non_trainable):
     fastdnn.random.set_seed(42) if hasattr(fastdnn.random, "set_seed") else None
@@ -393,7 +369,7 @@ def test_chapter_models_train(make, total, non_trainable):
 
 
 def test_frozen_bn_in_model_is_unchanged_by_fit():
-    model = _bn_after()
+    model = bn_after_activation()
     x, y = _brightness_data(128)
     model.compile(loss="sparse_categorical_crossentropy", optimizer="sgd", metrics=["accuracy"])
     for layer in model.layers:

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import fastdnn as keras
+from chapter_models import bn_after_activation, bn_before_activation
 
 
 def trained(model, seed=0):
@@ -18,30 +19,12 @@ def trained(model, seed=0):
 
 def after_activation():
     keras.utils.set_random_seed(1)
-    return keras.models.Sequential([
-        keras.layers.Flatten(input_shape=[28, 28]),
-        keras.layers.BatchNormalization(),
-        keras.layers.Dense(300, activation="elu", kernel_initializer="he_normal"),
-        keras.layers.BatchNormalization(),
-        keras.layers.Dense(100, activation="elu", kernel_initializer="he_normal"),
-        keras.layers.BatchNormalization(),
-        keras.layers.Dense(10, activation="softmax"),
-    ])
+    return bn_after_activation()
 
 
 def before_activation():
     keras.utils.set_random_seed(2)
-    return keras.models.Sequential([
-        keras.layers.Flatten(input_shape=[28, 28]),
-        keras.layers.BatchNormalization(),
-        keras.layers.Dense(300, kernel_initializer="he_normal", use_bias=False),
-        keras.layers.BatchNormalization(),
-        keras.layers.Activation("elu"),
-        keras.layers.Dense(100, kernel_initializer="he_normal", use_bias=False),
-        keras.layers.BatchNormalization(),
-        keras.layers.Activation("elu"),
-        keras.layers.Dense(10, activation="softmax"),
-    ])
+    return bn_before_activation()
 
 
 @pytest.mark.parametrize("make", [after_activation, before_activation], ids=["after", "before"])

@@ -7,19 +7,12 @@ import numpy as np
 import pytest
 
 import fastdnn as keras
+from chapter_models import bn_after_activation
 
 
 def chapter_bn_model():
     keras.utils.set_random_seed(3)
-    model = keras.models.Sequential([
-        keras.layers.Flatten(input_shape=[28, 28]),
-        keras.layers.BatchNormalization(),
-        keras.layers.Dense(300, activation="elu", kernel_initializer="he_normal"),
-        keras.layers.BatchNormalization(),
-        keras.layers.Dense(100, activation="elu", kernel_initializer="he_normal"),
-        keras.layers.BatchNormalization(),
-        keras.layers.Dense(10, activation="softmax"),
-    ])
+    model = bn_after_activation()
     model.compile(loss="sparse_categorical_crossentropy", optimizer="nadam")
     return model
 

@@ -8,11 +8,11 @@ the inputs k times into one large batch: each Dense layer runs one large product
 dropout kernel draws an independent mask for every row of it.
 """
 
-import operator
 
 import numpy as np
 
 from ._arrays import as_float32
+from ._checks import check_integer
 from .layers.regularization import NoiseLayer
 
 _DEFAULT_ROWS = 8192  # rows per forward pass: large products, a few MB of activations
@@ -58,8 +58,8 @@ def mc_dropout_predict(model, x, samples=100, batch_size=None):
     """
     if not hasattr(model, "layers"):
         raise TypeError(f"`model` must be a Sequential model (with a `layers` list). Received: {model!r}")
-    samples = _positive("samples", samples)
-    rows = _DEFAULT_ROWS if batch_size is None else _positive("batch_size", batch_size)
+    samples = check_integer("samples", samples)
+    rows = _DEFAULT_ROWS if batch_size is None else check_integer("batch_size", batch_size)
     x = as_float32(x, "x")
     if x.ndim == 0 or len(x) == 0:
         raise ValueError(f"`x` must hold at least one sample. Received shape {x.shape}.")
@@ -88,17 +88,6 @@ def mc_dropout_predict(model, x, samples=100, batch_size=None):
     mean = total / samples
     var = np.maximum(sq / samples - mean * mean, 0.0)
     return mean.astype(np.float32), np.sqrt(var).astype(np.float32)
-
-
-def _positive(name, value):
-    try:
-        number = None if isinstance(value, bool) else operator.index(value)
-    except TypeError:
-        number = None
-    if number is None or number <= 0:
-        raise ValueError(f"Received an invalid value for `{name}`, expected a positive integer. "
-                         f"Received: {name}={value!r}")
-    return number
 
 
 __all__ = ["mc_dropout_predict"]

@@ -18,13 +18,13 @@ stopping watches "val_loss").
 """
 
 import math
-import operator
 import warnings
 
 import numpy as np
 
 from . import callbacks as callbacks_module
 from . import layers, optimizers, regularizers
+from ._checks import check_integer
 from .models import Sequential
 
 # Table 11-3 says "None if shallow; Batch Norm if deep": networks with more hidden layers than
@@ -33,17 +33,6 @@ from .models import Sequential
 DEEP_NET_HIDDEN_LAYERS = 5
 
 _DEFAULT_RATES = {"momentum": 1e-2, "nesterov": 1e-2, "nadam": 1e-3, "rmsprop": 1e-3}
-
-
-def _count(name, value, minimum=1):
-    try:
-        number = None if isinstance(value, bool) else operator.index(value)
-    except TypeError:
-        number = None
-    if number is None or number < minimum:
-        raise ValueError(f"Received an invalid value for `{name}`, expected an integer >= {minimum}. "
-                         f"Received: {name}={value!r}")
-    return number
 
 
 def _optimizer(optimizer, learning_rate):
@@ -64,7 +53,7 @@ def _head_and_compile(model, n_classes, optimizer, learning_rate):
         model.add(layers.Dense(1))
         loss, metrics = "mse", []
     else:
-        _count("n_classes", n_classes, 2)
+        check_integer("n_classes", n_classes, 2)
         model.add(layers.Dense(n_classes, activation="softmax"))
         loss, metrics = "sparse_categorical_crossentropy", ["accuracy"]
     model.compile(optimizer=_optimizer(optimizer, learning_rate), loss=loss, metrics=metrics)
@@ -72,11 +61,11 @@ def _head_and_compile(model, n_classes, optimizer, learning_rate):
 
 
 def _callbacks(model, patience, one_cycle, n_train, x, epochs, batch_size):
-    cbs = [callbacks_module.EarlyStopping(patience=_count("patience", patience, 0),
+    cbs = [callbacks_module.EarlyStopping(patience=check_integer("patience", patience, 0),
                                           restore_best_weights=True)]
     n_train = len(x) if n_train is None and x is not None else n_train
     if one_cycle and n_train is not None:
-        iterations = math.ceil(_count("n_train", n_train) / _count("batch_size", batch_size)) * _count("epochs", epochs)
+        iterations = math.ceil(check_integer("n_train", n_train) / check_integer("batch_size", batch_size)) * check_integer("epochs", epochs)
         cbs.append(callbacks_module.OneCycleScheduler(iterations, max_rate=model.optimizer.current_learning_rate))
     return cbs
 
@@ -121,7 +110,7 @@ def default_dnn(input_shape, n_classes=10, n_hidden=3, n_units=100, *, optimizer
     Raises:
         ValueError: for invalid counts, factors or optimizer names.
     """
-    n_hidden, n_units = _count("n_hidden", n_hidden, 0), _count("n_units", n_units)
+    n_hidden, n_units = check_integer("n_hidden", n_hidden, 0), check_integer("n_units", n_units)
     deep = n_hidden > DEEP_NET_HIDDEN_LAYERS if batch_norm is None else bool(batch_norm)
     reg = None if l2 is None else regularizers.L2(l2)
     model = Sequential([layers.Flatten(input_shape=list(input_shape))])
@@ -230,7 +219,7 @@ def self_normalizing_dnn(input_shape, n_classes=10, n_hidden=10, n_units=100, *,
         ValueError: for invalid counts, rates or optimizer names, or an alpha dropout rate when
             `fastdnn.layers.AlphaDropout` is not available.
     """
-    n_hidden, n_units = _count("n_hidden", n_hidden, 0), _count("n_units", n_units)
+    n_hidden, n_units = check_integer("n_hidden", n_hidden, 0), check_integer("n_units", n_units)
     dropout = None
     if alpha_dropout is not None:
         dropout = getattr(layers, "AlphaDropout", None)

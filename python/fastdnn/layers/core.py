@@ -1,9 +1,9 @@
 """Core layers: Input/InputLayer, Dense, Flatten, Activation (Dropout: regularization.py)."""
 
 import math
-import operator
 
 from .. import activations, constraints, initializers, ops, regularizers
+from .._checks import check_integer
 from .base import Layer, serialize_object
 
 
@@ -49,17 +49,6 @@ class InputLayer(Layer):
         return tuple(input_shape)
 
 
-def _positive_int(name, value):
-    try:
-        number = None if isinstance(value, bool) else operator.index(value)
-    except TypeError:
-        number = None
-    if number is None or number <= 0:
-        raise ValueError(f"Received an invalid value for `{name}`, expected a positive integer. "
-                         f"Received: {name}={value!r}")
-    return number
-
-
 class Dense(Layer):
     """Densely connected layer: activation(inputs · kernel + bias).
 
@@ -88,7 +77,7 @@ class Dense(Layer):
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
                  activity_regularizer=None, kernel_constraint=None, bias_constraint=None, **kwargs):
         super().__init__(**kwargs)
-        self.units = _positive_int("units", units)
+        self.units = check_integer("units", units)
         self.activation = activations.get(activation)
         self._fused = activations.FUSED.get(self.activation, False)  # name for ops.dense, or False
         self.use_bias = bool(use_bias)
