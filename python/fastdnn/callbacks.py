@@ -16,7 +16,6 @@ import math
 import numbers
 import os
 import sys
-import tempfile
 import time
 import warnings
 
@@ -917,35 +916,13 @@ class OneCycleScheduler(Callback):
         self.iteration += 1
 
 
-def _save_weights_atomically(filepath, weights):
-    """Writes `weights` with `np.savez` (arrays arr_0, arr_1, ...) to exactly `filepath`: to a
-    temporary file in the same directory first, then renamed over `filepath`, so that a crash
-    leaves either the previous file or the new one, never a partial one."""
-    directory = os.path.dirname(os.path.abspath(filepath))
-    os.makedirs(directory, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(filepath)}.",
-                                     suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, *weights)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temporary, filepath)
-    except BaseException:
-        try:
-            os.unlink(temporary)
-        except OSError:
-            pass
-        raise
-
-
 class ModelCheckpoint(Callback):
     """Saves the model's weights at the end of each epoch (or every `save_freq` batches).
 
-    Until fastdnn's model file format exists, the file is an `np.savez` archive of
-    `model.get_weights()` (arrays `arr_0`, `arr_1`, ... in order), written to exactly
-    `filepath` whatever its extension, and atomically: a temporary file in the same directory is
-    renamed over it, so that an interrupted save never leaves a half-written checkpoint.
+    The file is written by `model.save` (or `model.save_weights` with `save_weights_only`), so
+    its suffix picks the format (`.keras`, `.h5`, or fastdnn's own for any other name), and
+    atomically: a temporary file in the same directory is renamed over it, so that an
+    interrupted save never leaves a half-written checkpoint.
 
     Args:
         filepath: where to save; may hold `{epoch}` (1-based, e.g. `{epoch:02d}`), `{batch}`
@@ -955,7 +932,8 @@ class ModelCheckpoint(Callback):
         verbose: 1 to print a message at each save.
         save_best_only: save only when `monitor` improves on the best value so far (when the
             monitor is missing from the logs, skip with a warning).
-        save_weights_only: only weights are saved for now, whichever value this has.
+        save_weights_only: save the weights alone instead of the whole model (with its
+            optimizer state).
         mode: "min", "max", or "auto" (from the metric: losses down, accuracies up).
         save_freq: "epoch", or an integer number of batches between saves.
         initial_value_threshold: the value the monitor must beat for the first save.
@@ -966,12 +944,12 @@ class ModelCheckpoint(Callback):
 
     Example:
         >>> import fastdnn as keras
-        >>> checkpoint_cb = keras.callbacks.ModelCheckpoint("ckpt_{epoch:02d}.npz",
+        >>> checkpoint_cb = keras.callbacks.ModelCheckpoint("ckpt_{epoch:02d}.keras",
         ...                                                 save_best_only=True)
     """
 
     def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False,
-                 save_weights_only=True, mode="auto", save_freq="epoch",
+                 save_weights_only=False, mode="auto", save_freq="epoch",
                  initial_value_threshold=None):
         super().__init__()
         if save_freq != "epoch" and not (isinstance(save_freq, numbers.Integral)
@@ -1041,7 +1019,10 @@ class ModelCheckpoint(Callback):
     def _save_model(self, epoch, batch, logs):
         filepath = self._get_file_path(epoch, batch, logs)
         if self._should_save(epoch, logs, filepath):
-            _save_weights_atomically(filepath, self.model.get_weights())
+            if self.save_weights_only:
+                self.model.save_weights(filepath)
+            else:
+                self.model.save(filepath)
 
 
 class TerminateOnNaN(Callback):

@@ -13,7 +13,7 @@ from . import layers as layers_module
 from . import losses as losses_module
 from . import metrics as metrics_module
 from . import optimizers as optimizers_module
-from . import penalties
+from . import penalties, saving
 from ._arrays import as_float32
 from ._interrupt import deferred_interrupt
 from .autodiff import GradientTape
@@ -159,6 +159,7 @@ class Sequential:
         self.loss = losses_module.resolve(loss)
         self.compiled_metrics = [metrics_module.resolve(m, loss) for m in (metrics or [])]
         self._compile_kwargs = kwargs
+        self._compile_args = {"loss": loss, "metrics": list(metrics or [])}  # for saving
 
     def _check_compiled(self):
         if self.optimizer is None or self.loss is None:
@@ -340,6 +341,21 @@ class Sequential:
             return self(np.zeros((0,) + x.shape[1:], np.float32))
         return np.concatenate(outputs)
 
+    # ---- files --------------------------------------------------------------------------------
+
+    def save(self, filepath, overwrite=True, include_optimizer=True, **kwargs):
+        """Saves the whole model: `.keras` (Keras 3), `.h5` (legacy Keras) or any other name
+        (fastdnn's format); see `fastdnn.saving.save_model`."""
+        saving.save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
+
+    def save_weights(self, filepath, overwrite=True, **kwargs):
+        """Saves the weights alone; see `fastdnn.saving.save_weights`."""
+        saving.save_weights(self, filepath, overwrite=overwrite)
+
+    def load_weights(self, filepath, **kwargs):
+        """Loads weights saved by `save_weights` or `save` into this model."""
+        saving.load_weights(self, filepath)
+
     # ---- summary and config -------------------------------------------------------------------
 
     def summary(self, line_length=None, print_fn=None, **kwargs):
@@ -380,5 +396,9 @@ class Sequential:
     def from_config(cls, config, custom_objects=None):
         model = cls(name=config.get("name"), trainable=config.get("trainable", True))
         for entry in config["layers"]:
-            model.add(layers_module.deserialize(entry, custom_objects))
+            model.add(layers_module.deserialize(entry, {"Sequential": Sequential, **(custom_objects or {})}))
         return model
+
+
+save_model = saving.save_model
+load_model = saving.load_model

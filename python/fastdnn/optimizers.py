@@ -120,6 +120,64 @@ class Optimizer:
     def _slot_names(self):
         return self._slots
 
+    # ---- state, for saving and resuming -------------------------------------------------------
+
+    def get_state(self, variables):
+        """The optimizer's state for `variables` (a model's trainable weights, in order).
+
+        Returns:
+            {"iterations": int, "extra": {name: float}, "slots": {slot name: [array per
+            variable]}}: copies; a variable this optimizer has not updated yet has zero slots
+            (its initial value).
+        """
+        names = self._slot_names()
+        slots = {name: [] for name in names}
+        for var in variables:
+            entry = self._state.get(id(var._value))
+            values = entry[1] if entry is not None else [self._init_slot(n, var._value) for n in names]
+            for name, value in zip(names, values):
+                slots[name].append(np.array(value, copy=True))
+        return {"iterations": int(self.iterations), "extra": self._extra_state(), "slots": slots}
+
+    def set_state(self, variables, state):
+        """Restores `get_state`'s output for `variables` (same order and shapes), so that
+        training resumes where it stopped.
+
+        Raises:
+            ValueError: if the state does not match this optimizer or these variables.
+        """
+        names = self._slot_names()
+        slots = state.get("slots", {})
+        if sorted(slots) != sorted(names):
+            raise ValueError(f"The saved state of optimizer '{self.name}' holds slots "
+                             f"{sorted(slots)}; this {type(self).__name__} needs {sorted(names)}.")
+        variables = list(variables)
+        for name in names:
+            if len(slots[name]) != len(variables):
+                raise ValueError(f"The saved optimizer state has {len(slots[name])} '{name}' "
+                                 f"arrays for {len(variables)} trainable variables.")
+        iterations = state.get("iterations", 0)
+        if isinstance(iterations, bool) or not isinstance(iterations, (int, np.integer)) or iterations < 0:
+            raise ValueError(f"The saved optimizer step count must be an integer >= 0. "
+                             f"Received: iterations={iterations!r}")
+        for i, var in enumerate(variables):
+            current = self._slots_of(var._value)
+            for k, name in enumerate(names):
+                value = np.asarray(slots[name][i])
+                if value.shape != current[k].shape:
+                    raise ValueError(f"The saved '{name}' of variable '{var.name}' has shape "
+                                     f"{value.shape}; the variable has shape {current[k].shape}.")
+                current[k][...] = value
+        self.iterations = int(iterations)
+        self._set_extra_state(state.get("extra") or {})
+
+    def _extra_state(self):
+        """Scalars besides the slots that the update rule carries from step to step."""
+        return {}
+
+    def _set_extra_state(self, extra):
+        pass
+
     def _init_slot(self, name, w):
         return np.zeros(w.shape, np.float32)
 
@@ -284,6 +342,15 @@ class Nadam(Optimizer):
         return {"beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon,
                 "coef0": u_t1 / (1.0 - u_product_t * u_t1), "coef1": (1.0 - u_t) / (1.0 - u_product_t),
                 "coef2": 1.0 / (1.0 - self.beta_2 ** t)}
+
+    def _extra_state(self):
+        return {"u_product": float(self._u_product)}
+
+    def _set_extra_state(self, extra):
+        value = extra.get("u_product", 1.0)
+        if not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ValueError(f"Nadam's saved `u_product` must be a finite number. Received: {value!r}")
+        self._u_product = float(value)
 
     def get_config(self):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}

@@ -8,6 +8,7 @@ import numpy as np
 
 from .. import constraints, initializers, penalties, regularizers
 from .._arrays import as_float32
+from ..saving import _guard
 from ..variables import Variable
 
 _name_counts = collections.Counter()
@@ -87,8 +88,13 @@ class Layer:
         """Creates a Variable owned by this layer."""
         init = initializers.get(initializer)
         shape = tuple(int(d) for d in (shape or ()))
-        var = Variable(init(shape, dtype="float32"), trainable=trainable,
-                       name=f"{self.name}/{name or 'weight'}")
+        full_name = f"{self.name}/{name or 'weight'}"
+        if _guard.loading():  # built from a model file: bounded, and overwritten from the file
+            _guard.claim(shape, full_name)
+            value = np.zeros(shape, np.float32)
+        else:
+            value = init(shape, dtype="float32")
+        var = Variable(value, trainable=trainable, name=full_name)
         var.regularizer, var.constraint = regularizers.get(regularizer), constraints.get(constraint)
         self._weights.append(var)
         return var
