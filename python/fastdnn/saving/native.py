@@ -59,7 +59,7 @@ def _write(filepath, header, tensors):
         for entry, (_, array) in zip(entries, tensors):
             f.seek(start + entry["offset"])
             f.write(memoryview(np.ascontiguousarray(array)).cast("B"))
-        f.truncate(start + offset)
+        f.truncate(start + max((e["offset"] + e["nbytes"] for e in entries), default=0))
 
 
 def save_model(model, filepath, include_optimizer=True):
