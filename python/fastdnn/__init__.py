@@ -12,7 +12,7 @@ from . import _C  # noqa: F401  (the native core)
 from . import autodiff, cuda, noise, ops, random, utils
 from . import activations, callbacks, datasets, initializers, layers, losses, metrics, optimizers
 from . import models
-from . import constraints, presets, regularizers
+from . import constraints, presets, regularizers, saving
 from . import monitoring, plotting
 from .autodiff import GradientTape
 from .folding import fold_batchnorm
@@ -54,6 +54,7 @@ __all__ = [
     "presets",
     "random",
     "regularizers",
+    "saving",
     "utils",
     "available_isas",
     "build_info",

@@ -1,10 +1,11 @@
 """`python -m fastdnn` (also the `fastdnn` command): train the chapter's model, or inspect the build.
 
-    python -m fastdnn train [--epochs N] [--data DIR]
+    python -m fastdnn train [--epochs N] [--data DIR] [--save PATH]
         Trains the chapter's recommended plain model (Flatten -> Dense 300 ELU -> Dense 100 ELU
         -> Dense 10 softmax, He initialization, SGD 0.01) on Fashion-MNIST, printing progress,
         time per epoch and test accuracy. Without the dataset on this machine it trains on the
-        small real sample shipped in the package, and says so.
+        small real sample shipped in the package, and says so. --save writes the trained model
+        (`.keras`, `.h5` or fastdnn's own format, by suffix).
 
     python -m fastdnn plot activations|history|gradients|lr [FILE] -o OUT.png
         Draws a figure with fastdnn.plotting (needs matplotlib: pip install fastdnn[plot]):
@@ -103,7 +104,7 @@ def speed():
     return rows
 
 
-def train(epochs=10, data=None, batch_size=32, verbose=1):
+def train(epochs=10, data=None, batch_size=32, verbose=1, save=None):
     """Trains the chapter's plain model on Fashion-MNIST; returns (history, test accuracy, source)."""
     import fastdnn as keras
     from .datasets import fashion_mnist
@@ -137,6 +138,9 @@ def train(epochs=10, data=None, batch_size=32, verbose=1):
     print(f"time per epoch: {np.mean(timer.times):.2f} s (min {np.min(timer.times):.2f} s) on "
           f"{build_info()['num_threads']} thread(s)")
     print(f"test accuracy: {accuracy:.4f}  test loss: {loss:.4f}  ({source})")
+    if save:
+        model.save(save)
+        print(f"saved the trained model to {save}")
     return history, accuracy, source
 
 
@@ -200,6 +204,7 @@ def main(argv=None):
     p_train.add_argument("--batch-size", type=int, default=32)
     p_train.add_argument("--data", help="folder holding the Fashion-MNIST files")
     p_train.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2])
+    p_train.add_argument("--save", help="write the trained model here (.keras, .h5 or any other name)")
     p_info = sub.add_parser("info", help="build info, kernel self-check and a short speed table")
     p_info.add_argument("--json", action="store_true", help="print results as JSON")
     p_plot = sub.add_parser("plot", help="draw activations, learning curves, gradient norms or the learning rate")
@@ -210,7 +215,7 @@ def main(argv=None):
     if args.command == "plot":
         return plot(args.what, args.file, args.output)
     if args.command == "train":
-        train(args.epochs, args.data, args.batch_size, args.verbose)
+        train(args.epochs, args.data, args.batch_size, args.verbose, args.save)
         return 0
     return info(getattr(args, "json", False))
 
