@@ -6,7 +6,7 @@ import re
 
 import numpy as np
 
-from .. import constraints, initializers, penalties, regularizers
+from .. import constraints, devices, initializers, penalties, regularizers
 from .._arrays import as_float32
 from ..variables import Variable
 
@@ -90,6 +90,9 @@ class Layer:
         var = Variable(init(shape, dtype="float32"), trainable=trainable,
                        name=f"{self.name}/{name or 'weight'}")
         var.regularizer, var.constraint = regularizers.get(regularizer), constraints.get(constraint)
+        place = devices.current()  # inside `with fastdnn.device("cuda"):` the weight lives there
+        if place is not None and place.type != "cpu":
+            var._value = place.put(var._value)
         self._weights.append(var)
         return var
 
