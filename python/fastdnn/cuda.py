@@ -143,9 +143,8 @@ def _namespace(native, index):
     def put(x):
         if _dispatch.on_device(x):
             return x
-        arr = np.asarray(x)
-        dtype = np.int64 if arr.dtype == np.int64 else np.float32  # labels stay int64
-        return native.from_numpy(np.ascontiguousarray(arr, dtype=dtype))
+        keep = isinstance(x, np.ndarray) and x.dtype == np.int64  # class labels stay int64
+        return native.from_numpy(np.ascontiguousarray(x, dtype=np.int64 if keep else np.float32))
 
     def scalar(g):
         return g if _dispatch.on_device(g) else native.full((), float(g))

@@ -53,13 +53,13 @@ class Device:
         self._kernels = cuda_module._load(self.index) if kind == "cuda" else None
 
     def put(self, x):
-        """`x` (array-like, or a GPU array) as an array on this device: float32, or int64 when it
-        is int64 (class labels). Arrays already there are returned as they are."""
+        """`x` (array-like, or a GPU array) as an array on this device: float32, or int64 for an
+        int64 NumPy array (class labels). Arrays already there are returned as they are."""
         if self.type == "cpu":
             if _dispatch.on_device(x):
                 return x.numpy()
-            arr = np.asarray(x)
-            return np.ascontiguousarray(arr, dtype=np.int64 if arr.dtype == np.int64 else np.float32)
+            keep = isinstance(x, np.ndarray) and x.dtype == np.int64
+            return np.ascontiguousarray(x, dtype=np.int64 if keep else np.float32)
         return self._kernels.put(x)
 
     def __enter__(self):
