@@ -50,10 +50,11 @@ def test_training_on_the_device_path_matches_the_cpu(native, build, optimizer):
     # evaluate's loss on probabilities: the GPU kernel's float32 −log(p/Σp) vs the CPU's chain
     # of ops, each rounded: 1e-5 relative apart at most here
     np.testing.assert_allclose(h_gpu.history["val_loss"], h_cpu.history["val_loss"], rtol=1e-4)
-    # Adam-family steps divide by √v: weights whose gradients are ~0 (the first BN's beta) move
-    # by ±lr on rounding noise, so they are compared to 1e-5 absolute, the rest to 1e-5 relative
+    # Nadam divides by √v: a weight whose true gradient is 0 (the input BN's beta ahead of a
+    # bias-free Dense and another BN) moves by up to lr = 1e-3 a step on rounding noise alone,
+    # differently on the two sides; 2e-4 absolute leaves those be and still catches a wrong step.
     for a, b in zip(cpu.get_weights(), gpu.get_weights()):
-        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=2e-4)
     assert {"gemm", "softmax_xent", "batchnorm_backward", "optimizer_update"} <= set(native.calls)
     p = gpu.predict(x[:50], batch_size=16, verbose=0)
     assert isinstance(p, np.ndarray) and p.shape == (50, 10)
