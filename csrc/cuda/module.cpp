@@ -546,6 +546,15 @@ PYBIND11_MODULE(_cuda, m) {
         return t.shape[0];
       })
       .def("__add__", &add_op)
+      .def("upload", [](const Tensor& t, const py::array& a) {
+        const bool f = a.dtype().equal(py::dtype::of<float>()), i = a.dtype().equal(py::dtype::of<int64_t>());
+        if (!(f && t.dtype == DType::kF32) && !(i && t.dtype == DType::kI64))
+          throw py::type_error(std::string("upload needs a ") + dtype_name(t.dtype) + " array. Received dtype=" +
+                               std::string(py::str(a.dtype())) + ".");
+        if (std::vector<int64_t>(a.shape(), a.shape() + a.ndim()) != t.shape || !(a.flags() & py::array::c_style))
+          throw py::value_error("upload needs a C-contiguous array of shape " + shape_str(t.shape) + ".");
+        upload(a.data(), t);
+      }, "Writes a host array of the same shape and dtype into this array's memory, in place.")
       .def("copy", [](const Tensor& t) {
         Tensor c = empty(t.shape, t.dtype);
         copy(t, c);

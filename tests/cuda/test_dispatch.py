@@ -33,10 +33,19 @@ def _twins(build, optimizer):
     return a, b
 
 
-@pytest.mark.parametrize("build", [bn_after_activation, bn_before_activation])
-@pytest.mark.parametrize("optimizer", [lambda: fastdnn.optimizers.Nadam(1e-3),
-                                       lambda: fastdnn.optimizers.SGD(0.01, momentum=0.9, nesterov=True,
-                                                                      global_clipnorm=1.0)])
+def _nadam():
+    return fastdnn.optimizers.Nadam(1e-3)
+
+
+def _sgd():
+    return fastdnn.optimizers.SGD(0.01, momentum=0.9, nesterov=True, global_clipnorm=1.0)
+
+
+# Nadam with BN ahead of a bias-free Dense is left out: there the input BN's beta has a zero true
+# gradient and Nadam turns its rounding noise into ±lr steps that differ between any two
+# summation orders (see the weight tolerance below).
+@pytest.mark.parametrize("build,optimizer", [(bn_after_activation, _nadam), (bn_after_activation, _sgd),
+                                             (bn_before_activation, _sgd)])
 def test_training_on_the_device_path_matches_the_cpu(native, build, optimizer):
     x, y = _data()
     cpu, gpu = _twins(build, optimizer)
@@ -50,11 +59,10 @@ def test_training_on_the_device_path_matches_the_cpu(native, build, optimizer):
     # evaluate's loss on probabilities: the GPU kernel's float32 −log(p/Σp) vs the CPU's chain
     # of ops, each rounded: 1e-5 relative apart at most here
     np.testing.assert_allclose(h_gpu.history["val_loss"], h_cpu.history["val_loss"], rtol=1e-4)
-    # Nadam divides by √v: a weight whose true gradient is 0 (the input BN's beta ahead of a
-    # bias-free Dense and another BN) moves by up to lr = 1e-3 a step on rounding noise alone,
-    # differently on the two sides; 2e-4 absolute leaves those be and still catches a wrong step.
+    # Nadam divides by √v: a weight whose gradient is ~0 moves by up to lr = 1e-3 a step on
+    # rounding noise alone, differently on the two sides; 1e-5 absolute allows for that.
     for a, b in zip(cpu.get_weights(), gpu.get_weights()):
-        np.testing.assert_allclose(b, a, rtol=1e-5, atol=2e-4)
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-5)
     assert {"gemm", "softmax_xent", "batchnorm_backward", "optimizer_update"} <= set(native.calls)
     p = gpu.predict(x[:50], batch_size=16, verbose=0)
     assert isinstance(p, np.ndarray) and p.shape == (50, 10)
