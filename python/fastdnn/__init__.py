@@ -1,6 +1,7 @@
 """fastdnn: fast training of deep dense neural networks.
 
-Native CPU (AVX-512, AVX2, portable C++) and CUDA kernels under a Keras-compatible API.
+Native CPU (AVX-512, AVX2, portable C++) and CUDA kernels under a Keras-compatible API; the
+CUDA backend (fastdnn._cuda) loads only when a GPU is asked for.
 
     >>> import numpy as np, fastdnn
     >>> fastdnn.ops.dense(np.ones((4, 3)), np.ones((3, 2)), activation="relu").shape
@@ -15,6 +16,7 @@ from . import models
 from . import constraints, presets, regularizers, saving
 from . import monitoring, plotting
 from .autodiff import GradientTape
+from .devices import device, from_dlpack
 from .folding import fold_batchnorm
 from .mc_dropout import mc_dropout_predict
 from .layers import Input
@@ -41,6 +43,8 @@ __all__ = [
     "callbacks",
     "constraints",
     "datasets",
+    "device",
+    "from_dlpack",
     "initializers",
     "layers",
     "losses",

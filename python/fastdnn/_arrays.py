@@ -5,7 +5,8 @@ through without a copy. Other real-valued inputs (float64, float16, integers, bo
 non-contiguous views) are converted to a new C-contiguous float32 array, as Keras casts inputs to
 its float type. Anything else (complex, strings, objects) raises TypeError. Output arrays
 (`out=`) are never converted: they must already be writable, C-contiguous float32 of the right
-shape, since a converted copy would silently drop the result.
+shape, since a converted copy would silently drop the result. float32 GPU arrays
+(fastdnn.cuda) pass through as they are: ops run them on the GPU.
 """
 
 import numpy as np
@@ -28,6 +29,10 @@ def as_float32(x, name):
         dtype('float32')
     """
     if type(x) is np.ndarray and x.dtype == np.float32 and x.flags.c_contiguous:
+        return x
+    if getattr(type(x), "_fastdnn_device", None) == "cuda":  # a GPU array stays on the GPU
+        if x.dtype != np.float32:
+            raise TypeError(f"`{name}` must be a float32 CUDA array. Received dtype={x.dtype}.")
         return x
     arr = np.asarray(x)
     if arr.dtype.kind not in _REAL_KINDS:

@@ -23,6 +23,8 @@ import threading
 
 import numpy as np
 
+from ._dispatch import kernels, on_device
+
 _state = threading.local()
 
 
@@ -113,7 +115,7 @@ class GradientTape:
 
         for item in x if isinstance(x, (list, tuple)) else [x]:
             arr = item._value if isinstance(item, Variable) else item
-            if not isinstance(arr, np.ndarray):
+            if not isinstance(arr, np.ndarray) and not on_device(arr):
                 raise TypeError(f"GradientTape.watch expects arrays or Variables. Received: {type(item).__name__}")
             self._watched.add(id(arr))
             self._keep.append(arr)
@@ -148,8 +150,9 @@ class GradientTape:
         self._used = True
         single = not isinstance(sources, (list, tuple))
         keys = [id(s._value if isinstance(s, Variable) else s) for s in ([sources] if single else sources)]
-        target = np.asarray(target)
-        grads = {id(target): np.ones(target.shape, np.float32)}
+        if not on_device(target):
+            target = np.asarray(target)
+        grads = {id(target): kernels(target).ones(target.shape)}
         for output, inputs, needs, backward in reversed(self._nodes):
             g = grads.get(id(output))
             if g is None:
@@ -161,5 +164,6 @@ class GradientTape:
                     grads[key] = gx if prev is None else prev + gx
         if not self.persistent:
             self._nodes, self._notes = [], {}
-        out = [None if grads.get(k) is None else np.asarray(grads[k], np.float32) for k in keys]
+        out = [None if grads.get(k) is None else grads[k] if on_device(grads[k])
+               else np.asarray(grads[k], np.float32) for k in keys]
         return out[0] if single else out

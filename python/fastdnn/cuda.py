@@ -1,6 +1,27 @@
-"""The CUDA backend's state: whether this build has it and whether a GPU can be used."""
+"""The CUDA backend: whether it is built and usable, and its kernels once a GPU is asked for.
+
+The backend is the separate extension `fastdnn._cuda`, imported on the first use of a GPU
+(`fastdnn.device("cuda")`, `model.to("cuda")`, `fastdnn.from_dlpack` of a GPU array), never by
+`import fastdnn`: a CPU user needs neither a driver nor cuBLAS. The GEMMs run on cuBLASLt when
+its library is found (the `nvidia-cublas` wheel: `pip install fastdnn[cuda]`), else on
+fastdnn's own tiled kernel; `gemm_backend()` says which.
+
+    >>> import fastdnn
+    >>> isinstance(fastdnn.cuda.is_available(), bool)
+    True
+"""
+
+import importlib.util
+import os
+import types
+
+import numpy as np
 
 from . import _C
+from . import _dispatch
+
+_backend = None  # the CUDA kernel namespace, once loaded
+_cublaslt_error = ""
 
 
 def is_built():
@@ -41,3 +62,122 @@ def self_test(n=1 << 20):
         RuntimeError: if no GPU can be used.
     """
     return float(_C.cuda_selftest(int(n)))
+
+
+def _cublaslt_candidates():
+    """Where libcublasLt may be: $FASTDNN_CUBLASLT, the nvidia-cublas wheels (CUDA 13, then
+    12), then the system's library path."""
+    env = os.environ.get("FASTDNN_CUBLASLT")
+    if env:
+        return [] if env == "0" else [env]
+    found = []
+    spec = importlib.util.find_spec("nvidia")
+    for root in (spec.submodule_search_locations or []) if spec else []:
+        for sub, name in (("cu13/lib", "libcublasLt.so.13"), ("cublas/lib", "libcublasLt.so.12")):
+            path = os.path.join(root, sub, name)
+            if os.path.exists(path):
+                found.append(path)
+    return found + ["libcublasLt.so.13", "libcublasLt.so.12"]
+
+
+def _load(index=0):
+    """Imports fastdnn._cuda, takes GPU `index` and opens cuBLASLt; returns the kernel namespace.
+
+    Raises:
+        RuntimeError: without a CUDA build, a driver or a device, saying which is missing.
+    """
+    global _backend, _cublaslt_error
+    if _backend is not None:
+        if index != _backend.device_index:
+            _backend.native.init(index)  # raises: one GPU per process
+        return _backend
+    if not is_built():
+        raise RuntimeError("This build of fastdnn has no CUDA backend (it was built where nvcc was "
+                           "not found). Rebuild it with the CUDA toolkit installed: "
+                           "CMAKE_ARGS=-DFASTDNN_CUDA=ON pip install fastdnn[cuda].")
+    if device_count() == 0:
+        raise RuntimeError(f"No CUDA device can be used: {status()}. Check the NVIDIA driver "
+                           "(nvidia-smi), or use fastdnn.device('cpu').")
+    from . import _cuda as native
+
+    native.init(int(index))
+    errors = []
+    for path in _cublaslt_candidates():
+        err = native.cublaslt_load(path)
+        if not err:
+            break
+        errors.append(err)
+    _cublaslt_error = "; ".join(errors) if not native.cublaslt_loaded() else ""
+    _backend = _namespace(native, int(index))
+    return _backend
+
+
+def kernels():
+    """The CUDA kernel namespace (loading the backend on device 0 if no GPU was taken yet)."""
+    return _backend if _backend is not None else _load(0)
+
+
+def gemm_backend():
+    """"cublasLt <version>" or "tiled" (fastdnn's own kernel, when cuBLASLt was not found), or
+    "not loaded" before a GPU is used."""
+    if _backend is None:
+        return "not loaded"
+    native = _backend.native
+    return f"cublasLt {native.cublaslt_version()}" if native.cublaslt_loaded() else "tiled"
+
+
+def cublaslt_error():
+    """Why cuBLASLt could not be opened ("" when it was, or when no GPU was used yet)."""
+    return _cublaslt_error
+
+
+def synchronize():
+    """Waits until the GPU has finished the work fastdnn queued."""
+    if _backend is not None:
+        _backend.native.synchronize()
+
+
+def _namespace(native, index):
+    """The CUDA kernels with the signatures of fastdnn._C, and the helpers of _dispatch.CPU."""
+
+    def put(x):
+        if _dispatch.on_device(x):
+            return x
+        keep = isinstance(x, np.ndarray) and x.dtype == np.int64  # class labels stay int64
+        return native.from_numpy(np.ascontiguousarray(x, dtype=np.int64 if keep else np.float32))
+
+    def scalar(g):
+        return g if _dispatch.on_device(g) else native.full((), float(g))
+
+    def dense_backward(g2, x2, kernel, y2, code, alpha, needs):
+        need_b = len(needs) > 2 and needs[2]
+        dz, db = native.act_backward(y2, g2, code, alpha, need_b and not needs[1])
+        dx = dk = None
+        if needs[0]:
+            dx = native.gemm(dz, kernel, False, True, None, False, None, 0, 0.0, False)[0]
+        if needs[1] and need_b:
+            dk, db = native.weight_bias_grad(x2, dz)  # cuBLASLt's BGRAD epilogue where it applies
+        elif needs[1]:
+            dk = native.gemm(x2, dz, True, False, None, False, None, 0, 0.0, False)[0]
+        return dx, dk, db
+
+    return types.SimpleNamespace(
+        name="cuda", native=native, device_index=index, put=put,
+        gemm=native.gemm, act_forward=native.act_forward, act_backward=native.act_backward,
+        softmax=native.softmax, softmax_backward=native.softmax_backward,
+        softmax_xent=native.softmax_xent, sparse_xent_probs=native.sparse_xent_probs,
+        batchnorm_forward_train=native.batchnorm_forward_train,
+        batchnorm_forward_infer=native.batchnorm_forward_infer,
+        batchnorm_backward=native.batchnorm_backward,
+        noise_bernoulli=native.noise_bernoulli, noise_normal=native.noise_normal,
+        optimizer_update=native.optimizer_update, sum_all=native.sum_all,
+        dense_backward=dense_backward,
+        moving_average=native.moving_average,
+        mean_all=lambda values, n: native.sum_all(values, 1.0 / n if n else 0.0),
+        scale_by=lambda x, g: native.scale_by_scalar(x, scalar(g)),
+        scale_rows=lambda x, g: native.scale_rows(x, put(np.asarray(g, np.float32).reshape(-1))
+                                                  if not _dispatch.on_device(g) else g.reshape(-1)),
+        inv_std=lambda variance, eps: put(_dispatch.CPU.inv_std(variance.numpy(), eps)),
+        ones=lambda shape: native.full(tuple(shape), 1.0),
+        contiguous=put,
+    )

@@ -30,6 +30,7 @@ import numpy as np
 
 from . import ops
 from ._arrays import as_float32
+from ._dispatch import on_device
 from ._registry import Registry
 from .autodiff import record
 from .variables import Variable
@@ -191,6 +192,8 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_cl
     labels = _class_labels(y_true, y_pred, check_range=logits is None)
     if logits is not None:
         return _fused(ops.sparse_softmax_cross_entropy, logits, labels)
+    if on_device(y_pred) and y_pred.ndim == 2:  # probabilities on the GPU: one kernel, same formula
+        return ops.sparse_crossentropy_from_probabilities(y_pred, labels, EPSILON)
     onehot = np.eye(y_pred.shape[-1], dtype=np.float32)[labels]
     return ops.negative(ops.sum(ops.multiply(onehot, _log_probabilities(y_pred)), axis=-1))
 
@@ -452,7 +455,7 @@ class LossFunctionWrapper(Loss):
         """Sparse cross-entropy of 2-D scores from logits (or from a recorded softmax) with
         integer labels: one native call gives the mean loss and its gradient, the training
         step's hot path. Anything else takes the general path."""
-        if self.fn is not sparse_categorical_crossentropy or not isinstance(y_pred, np.ndarray):
+        if self.fn is not sparse_categorical_crossentropy or not (isinstance(y_pred, np.ndarray) or on_device(y_pred)):
             return None
         logits = y_pred if self._fn_kwargs.get("from_logits") else ops.softmax_logits(y_pred)
         labels = y_true if isinstance(y_true, np.ndarray) else None

@@ -2,6 +2,9 @@
 
 Training runs each batch's forward pass on a GradientTape, so built-in layers use their fused
 native kernels and user layers written from `fastdnn.ops` train without a hand-written backward.
+A model placed on a GPU (`model.to("cuda")`, or built inside `with fastdnn.device("cuda"):`)
+keeps its weights, activations and optimizer state there; each batch is copied up
+asynchronously, and only the loss (and the predictions, for metrics) come back.
 """
 
 import math
@@ -9,12 +12,14 @@ import math
 import numpy as np
 
 from . import callbacks as callbacks_module
+from . import devices
 from . import layers as layers_module
 from . import losses as losses_module
 from . import metrics as metrics_module
 from . import optimizers as optimizers_module
 from . import penalties, saving
 from ._arrays import as_float32
+from ._dispatch import host, on_device
 from ._interrupt import deferred_interrupt
 from .autodiff import GradientTape
 from .layers.base import unique_name
@@ -136,6 +141,51 @@ class Sequential:
         for var, value in zip(self.weights, weights):
             var.assign(value)
 
+    @property
+    def device(self):
+        """The device holding the model's weights (cpu for a model without weights)."""
+        weights = self.weights
+        return devices.device_of(weights[0]._value) if weights else devices.Device("cpu")
+
+    def _on_gpu(self):
+        weights = self.weights
+        return bool(weights) and on_device(weights[0]._value)
+
+    def to(self, device):
+        """Moves the weights and the optimizer's state to `device`; returns the model.
+
+        fit, evaluate and predict then run there: the batches are copied to the device, the
+        predictions returned by `predict` come back as NumPy arrays.
+
+        Args:
+            device: a `fastdnn.device(...)` or its name ("cpu", "cuda", "cuda:N").
+
+        Example:
+            >>> import fastdnn
+            >>> model = fastdnn.Sequential([fastdnn.layers.Dense(2, input_shape=[3])])
+            >>> model.to("cpu").device
+            device('cpu')
+
+        Raises:
+            ValueError: if the model has no weights yet (build it first), or for a bad name.
+            RuntimeError: for "cuda" where no GPU can be used, saying why.
+        """
+        target = device if isinstance(device, devices.Device) else devices.Device(device)
+        if not self.built:
+            raise ValueError("The model has no weights yet: build it (give the first layer an input_shape, "
+                             "add an Input, or call it on data) before moving it to a device.")
+        moved = {}
+        for var in self.weights:
+            old = var._value
+            var._value = target.put(old)
+            moved[id(old)] = var._value
+        opt = self.optimizer
+        if opt is not None and opt._state:  # the optimizer's slots follow their weights
+            opt._state = {id(moved[key]): (moved[key], [target.put(s) for s in slots])
+                          for key, (_, slots) in opt._state.items() if key in moved}
+            opt._lists = None
+        return self
+
     def count_params(self):
         if not self.built:
             raise ValueError("The model has no weights yet: build it (give the first layer an "
@@ -146,6 +196,8 @@ class Sequential:
 
     def call(self, inputs, training=None, _outputs=None):
         x = inputs
+        if not on_device(x) and self._on_gpu():  # the batch goes where the weights are
+            x = self.device.put(x)
         for layer in self._layers:
             x = layer(x, training=training)
             if _outputs is not None:  # each layer's output, for a GradientMonitor
@@ -179,6 +231,9 @@ class Sequential:
         # statistics its forward pass updated are put back and the optimizer is not run.
         saved = [v.numpy() for v in self.non_trainable_weights] if self._keep_last_good else None
         plan = penalties.plan(self, variables)  # regularizers and constraints (penalties.py)
+        if plan.active and self._on_gpu():
+            raise NotImplementedError("Regularizers and weight constraints do not run on the GPU yet: "
+                                      "train this model on the CPU, or without them.")
         monitor = self._train_monitor  # a GradientMonitor (monitoring.py) while fit runs with one
         if monitor is not None and not monitor.begin_step():
             monitor = None
@@ -265,6 +320,8 @@ class Sequential:
                     y_pred, batch_loss = self.train_step(xb, yb)
                     loss_sum += batch_loss * len(xb)
                     seen += len(xb)
+                    if self.compiled_metrics:
+                        y_pred = host(y_pred)  # metrics count on the host
                     for metric in self.compiled_metrics:
                         metric.update_state(yb, y_pred)
                     if batch_hooks:
@@ -319,6 +376,8 @@ class Sequential:
             y_pred = self.call(xb, training=False)
             loss_sum += (float(self.loss(yb, y_pred)) + penalties.current(self)) * len(xb)
             seen += len(xb)
+            if metrics:
+                y_pred = host(y_pred)
             for metric in metrics:
                 metric.update_state(yb, y_pred)
             logs = {"loss": loss_sum / seen, **{m.name: float(m.result()) for m in metrics}}
@@ -340,12 +399,12 @@ class Sequential:
         outputs = []
         for step in range(steps):
             cbs.on_predict_batch_begin(step)
-            out = self(x[step * batch_size:(step + 1) * batch_size], training=False)
+            out = host(self(x[step * batch_size:(step + 1) * batch_size], training=False))
             outputs.append(out)
             cbs.on_predict_batch_end(step, {"outputs": out})
         cbs.on_predict_end()
         if not outputs:
-            return self(np.zeros((0,) + x.shape[1:], np.float32))
+            return host(self(np.zeros((0,) + x.shape[1:], np.float32)))
         return np.concatenate(outputs)
 
     # ---- files --------------------------------------------------------------------------------

@@ -26,8 +26,8 @@ import operator
 
 import numpy as np
 
-from . import _C
 from . import random as frandom
+from ._dispatch import host_only, kernels
 from .autodiff import record, recording
 from .ops import _x
 
@@ -76,7 +76,7 @@ class NoiseStream:
 
 
 def _grad(g, shape):
-    return np.ascontiguousarray(g, dtype=np.float32).reshape(shape)
+    return kernels(g).contiguous(g).reshape(shape)
 
 
 def check_rate(rate, name="rate"):
@@ -111,7 +111,8 @@ def resolve_noise_shape(noise_shape, shape):
 
 def _broadcast_mask(x, mask_shape, coords, rate, scale, c_keep, c_drop, grad_scale):
     """The Bernoulli rule with one draw per element of `mask_shape`, broadcast over `x`."""
-    keep = _C.noise_bernoulli(np.ones(mask_shape, np.float32), rate, *coords, 1.0)
+    host_only("dropout with a broadcast noise_shape", x)
+    keep = kernels(x).noise_bernoulli(np.ones(mask_shape, np.float32), rate, *coords, 1.0)
     y = np.asarray(np.where(keep != 0, x * np.float32(scale) + np.float32(c_keep), np.float32(c_drop)),
                    np.float32)
     if recording() is not None:
@@ -136,9 +137,10 @@ def dropout(x, rate, coords, noise_shape=None):
     scale = 1.0 / (1.0 - rate)
     if noise_shape is not None and resolve_noise_shape(noise_shape, x.shape) != x.shape:
         return _broadcast_mask(x, resolve_noise_shape(noise_shape, x.shape), coords, rate, scale, 0.0, 0.0, scale)
-    y = _C.noise_bernoulli(x, rate, *coords, scale)
+    k = kernels(x)
+    y = k.noise_bernoulli(x, rate, *coords, scale)
     if recording() is not None:
-        record(y, (x,), lambda g, needs: (_C.noise_bernoulli(_grad(g, x.shape), rate, *coords, scale),))
+        record(y, (x,), lambda g, needs: (k.noise_bernoulli(_grad(g, x.shape), rate, *coords, scale),))
     return y
 
 
@@ -161,9 +163,10 @@ def alpha_dropout(x, rate, coords, noise_shape=None):
     if noise_shape is not None and resolve_noise_shape(noise_shape, x.shape) != x.shape:
         return _broadcast_mask(x, resolve_noise_shape(noise_shape, x.shape), coords, rate, a, b,
                                a * alpha_p + b, a)
-    y = _C.noise_bernoulli(x, rate, *coords, a, b, a * alpha_p + b)
+    k = kernels(x)
+    y = k.noise_bernoulli(x, rate, *coords, a, b, a * alpha_p + b)
     if recording() is not None:
-        record(y, (x,), lambda g, needs: (_C.noise_bernoulli(_grad(g, x.shape), rate, *coords, a),))
+        record(y, (x,), lambda g, needs: (k.noise_bernoulli(_grad(g, x.shape), rate, *coords, a),))
     return y
 
 
@@ -175,9 +178,10 @@ def gaussian_dropout(x, rate, coords):
     """
     x = _x(x, "x")
     sigma = math.sqrt(check_rate(rate) / (1.0 - rate))
-    y = _C.noise_normal(x, *coords, 1.0, sigma, 0.0, 0.0)
+    k = kernels(x)
+    y = k.noise_normal(x, *coords, 1.0, sigma, 0.0, 0.0)
     if recording() is not None:
-        record(y, (x,), lambda g, needs: (_C.noise_normal(_grad(g, x.shape), *coords, 1.0, sigma, 0.0, 0.0),))
+        record(y, (x,), lambda g, needs: (k.noise_normal(_grad(g, x.shape), *coords, 1.0, sigma, 0.0, 0.0),))
     return y
 
 
@@ -188,7 +192,7 @@ def gaussian_noise(x, stddev, coords):
         x: inputs. stddev: a finite number >= 0. coords: (seed, stream, step).
     """
     x = _x(x, "x")
-    y = _C.noise_normal(x, *coords, 1.0, 0.0, 0.0, float(stddev))
+    y = kernels(x).noise_normal(x, *coords, 1.0, 0.0, 0.0, float(stddev))
     if recording() is not None:
         record(y, (x,), lambda g, needs: (_grad(g, x.shape),))
     return y

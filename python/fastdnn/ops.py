@@ -4,14 +4,18 @@ Each op converts its inputs once (see `fastdnn._arrays`), runs its forward (nati
 products, activations, softmax and cross-entropy; NumPy for simple element-wise arithmetic) and,
 when a tape is recording, records its backward, written right below its forward. Layers and
 user code built from these functions train without writing a backward.
+
+The native ops run on the device of their inputs: `kernels(...)` (fastdnn/_dispatch.py) picks the
+CPU kernels for NumPy arrays and the CUDA kernels for GPU arrays, once per op; the NumPy-only ops
+raise NotImplementedError for GPU arrays.
 """
 
 import math
 
 import numpy as np
 
-from . import _C
 from ._arrays import as_float32
+from ._dispatch import host_only, kernels, on_device
 from .autodiff import lookup, note, record, recording
 from .variables import Variable
 
@@ -136,21 +140,22 @@ def matmul(a, b, *, transpose_a=False, transpose_b=False, out=None, accumulate=F
     a = _x(a, "a")
     b = _x(b, "b")
     ta, tb = bool(transpose_a), bool(transpose_b)
-    c, _ = _C.gemm(a, b, ta, tb, out, bool(accumulate), None, 0, 0.0, False)
+    k = kernels(a, b, out)
+    c, _ = k.gemm(a, b, ta, tb, out, bool(accumulate), None, 0, 0.0, False)
     if not accumulate and recording() is not None:
-        record(c, (a, b), lambda g, needs: _matmul_backward(g, a, b, ta, tb, needs))
+        record(c, (a, b), lambda g, needs: _matmul_backward(k, k.contiguous(g), a, b, ta, tb, needs))
     return c
 
 
-def _matmul_backward(g, a, b, ta, tb, needs):
+def _matmul_backward(k, g, a, b, ta, tb, needs):
     """C = op(a)·op(b): dop(a) = G·op(b)ᵀ and dop(b) = op(a)ᵀ·G, stored the way a and b are."""
     da = db = None
     if needs[0]:
-        da = _C.gemm(b, g, tb, True, None, False, None, 0, 0.0, False)[0] if ta else \
-            _C.gemm(g, b, False, not tb, None, False, None, 0, 0.0, False)[0]
+        da = k.gemm(b, g, tb, True, None, False, None, 0, 0.0, False)[0] if ta else \
+            k.gemm(g, b, False, not tb, None, False, None, 0, 0.0, False)[0]
     if needs[1]:
-        db = _C.gemm(g, a, True, ta, None, False, None, 0, 0.0, False)[0] if tb else \
-            _C.gemm(a, g, not ta, False, None, False, None, 0, 0.0, False)[0]
+        db = k.gemm(g, a, True, ta, None, False, None, 0, 0.0, False)[0] if tb else \
+            k.gemm(a, g, not ta, False, None, False, None, 0, 0.0, False)[0]
     return da, db
 
 
@@ -217,7 +222,7 @@ def dense(x, kernel, bias=None, activation=None, *, out=None, return_preactivati
         shape = lead + (kernel.shape[1],)
         out2 = None
         if out is not None:
-            if not isinstance(out, np.ndarray):
+            if not isinstance(out, np.ndarray) and not on_device(out):
                 raise TypeError(f"`out` must be a NumPy array. Received an object of type {type(out).__name__}.")
             if out.shape != shape:
                 raise ValueError(f"`out` has shape {out.shape} but the result has shape {shape}.")
@@ -225,25 +230,22 @@ def dense(x, kernel, bias=None, activation=None, *, out=None, return_preactivati
                 raise ValueError("`out` must be C-contiguous; pass a contiguous array.")
             out2 = out.reshape(rows, kernel.shape[1])
         x2 = x.reshape(rows, x.shape[-1])
-    y2, z2 = _C.gemm(x2, kernel, False, False, out2, False, bias, code, alpha, want_z)
+    k = kernels(x2, kernel, bias, out2)
+    y2, z2 = k.gemm(x2, kernel, False, False, out2, False, bias, code, alpha, want_z)
     y = y2 if shape is None else (out if out is not None else y2.reshape(shape))
     if recording() is not None:
         inputs = (x, kernel) if bias is None else (x, kernel, bias)
-        record(y, inputs, lambda g, needs: _dense_backward(g, x2, kernel, y2, code, alpha, needs))
+        record(y, inputs, lambda g, needs: _dense_backward(k, g, x2, kernel, y2, code, alpha, needs))
     if want_z:
         return y, (z2 if shape is None else z2.reshape(shape))
     return y
 
 
-def _dense_backward(g, x2, kernel, y2, code, alpha, needs):
-    g2 = as_float32(g, "grad").reshape(y2.shape)
-    dz, db = _C.act_backward(y2, g2, code, alpha, len(needs) > 2 and needs[2])
-    dx = dk = None
-    if needs[0]:
-        dx = _C.gemm(dz, kernel, False, True, None, False, None, 0, 0.0, False)[0]
+def _dense_backward(k, g, x2, kernel, y2, code, alpha, needs):
+    g2 = k.contiguous(as_float32(g, "grad")).reshape(y2.shape)
+    dx, dk, db = k.dense_backward(g2, x2, kernel, y2, code, alpha, needs)
+    if dx is not None:
         dx = dx.reshape(g.shape[:-1] + (kernel.shape[0],))
-    if needs[1]:
-        dk = _C.gemm(x2, dz, True, False, None, False, None, 0, 0.0, False)[0]
     return (dx, dk) if len(needs) == 2 else (dx, dk, db)
 
 
@@ -252,8 +254,9 @@ def _dense_backward(g, x2, kernel, y2, code, alpha, needs):
 def _native_activation(x, name, **kwargs):
     code, alpha = _activation(name, kwargs)
     x = _x(x, "x")
-    y = _C.act_forward(x, code, alpha)
-    record(y, (x,), lambda g, needs: (_C.act_backward(y, as_float32(g, "grad"), code, alpha, False)[0],))
+    k = kernels(x)
+    y = k.act_forward(x, code, alpha)
+    record(y, (x,), lambda g, needs: (k.act_backward(y, k.contiguous(as_float32(g, "grad")), code, alpha, False)[0],))
     return y
 
 
@@ -290,6 +293,7 @@ def tanh(x):
 def gelu(x, approximate=True):
     """x·Φ(x) (Φ the standard normal CDF), or 0.5·x·(1 + tanh(√(2/π)(x + 0.044715x³)))."""
     x = _x(x, "x")
+    host_only("gelu", x)
     x64 = x.astype(np.float64)
     if approximate:
         c = math.sqrt(2 / math.pi)
@@ -337,8 +341,9 @@ def softmax(x, axis=-1, *, out=None):
     x = _x(x, "x")
     if axis not in (-1, x.ndim - 1):
         raise ValueError(f"softmax supports the last axis only. Received axis={axis} for shape {x.shape}.")
-    y = _C.softmax(x, out)
-    record(y, (x,), lambda g, needs: (_C.softmax_backward(y, as_float32(g, "grad")),))
+    k = kernels(x, out)
+    y = k.softmax(x, out)
+    record(y, (x,), lambda g, needs: (k.softmax_backward(y, k.contiguous(as_float32(g, "grad"))),))
     note(y, "softmax_logits", x)
     return y
 
@@ -364,8 +369,9 @@ def sparse_softmax_cross_entropy(logits, labels):
     logits = _x(logits, "logits")
     labels = _labels(labels, logits)
     need = recording() is not None
-    loss, dlogits = _C.softmax_xent(logits, labels, None, 1.0, need)
-    record(loss, (logits,), lambda g, needs: (dlogits * np.asarray(g, np.float32).reshape(-1, 1),))
+    k = kernels(logits)
+    loss, dlogits = k.softmax_xent(logits, labels, None, 1.0, need)
+    record(loss, (logits,), lambda g, needs: (k.scale_rows(dlogits, g),))
     return loss
 
 
@@ -376,10 +382,26 @@ def sparse_softmax_cross_entropy_mean(logits, labels):
     labels = _labels(labels, logits)
     n = logits.shape[0]
     need = recording() is not None
-    loss, dlogits = _C.softmax_xent(logits, labels, None, 1.0 / n if n else 0.0, need)
-    y = np.asarray(np.add.reduce(loss, dtype=np.float64) / n if n else 0.0, dtype=np.float32)
-    record(y, (logits,), lambda g, needs: (dlogits * np.float32(g),))
+    k = kernels(logits)
+    loss, dlogits = k.softmax_xent(logits, labels, None, 1.0 / n if n else 0.0, need)
+    y = k.mean_all(loss, n)
+    record(y, (logits,), lambda g, needs: (k.scale_by(dlogits, g),))
     return y
+
+
+def sparse_crossentropy_from_probabilities(probabilities, labels, epsilon=1e-7):
+    """−log(clip(p_label / Σp, ε, 1 − ε)) per sample, for GPU probabilities (Keras's formula;
+    the CPU computes it from fastdnn.ops in fastdnn.losses). Not differentiable: on a tape,
+    predictions come with their logits and the fused kernel runs instead.
+
+    Raises:
+        NotImplementedError: when a recording tape needs its gradient.
+    """
+    tape = recording()
+    if tape is not None and tape._needs(probabilities):
+        raise NotImplementedError("The cross-entropy of GPU probabilities that were not produced by a "
+                                  "softmax on this tape has no gradient kernel; use from_logits=True.")
+    return kernels(probabilities).sparse_xent_probs(probabilities, _labels(labels, probabilities), epsilon)
 
 
 def softmax_cross_entropy(logits, targets):
@@ -387,8 +409,9 @@ def softmax_cross_entropy(logits, targets):
     logits = _x(logits, "logits")
     targets = as_float32(targets, "targets")
     need = recording() is not None
-    loss, dlogits = _C.softmax_xent(logits, None, targets, 1.0, need)
-    record(loss, (logits,), lambda g, needs: (dlogits * np.asarray(g, np.float32).reshape(-1, 1),))
+    k = kernels(logits)
+    loss, dlogits = k.softmax_xent(logits, None, targets, 1.0, need)
+    record(loss, (logits,), lambda g, needs: (k.scale_rows(dlogits, g),))
     return loss
 
 
@@ -426,6 +449,7 @@ def _unbroadcast(g, shape):
 
 def _binary(a, b, forward, grads):
     a, b = _x(a, "a"), _x(b, "b")
+    host_only(getattr(forward, "__name__", "element-wise op"), a, b)
     y = np.asarray(forward(a, b), dtype=np.float32)
     record(y, (a, b), lambda g, needs: tuple(
         _unbroadcast(f(g, a, b, y), x.shape) if need else None
@@ -465,6 +489,7 @@ def minimum(a, b):
 
 def _unary(x, forward, grad):
     x = _x(x, "x")
+    host_only(getattr(forward, "__name__", "element-wise op"), x)
     y = np.asarray(forward(x), dtype=np.float32)
     record(y, (x,), lambda g, needs: (grad(g, x, y),))
     return y
@@ -508,6 +533,7 @@ def clip(x, x_min, x_max):
 
 def where(condition, a, b):
     """a where condition holds, else b (the condition is not differentiated)."""
+    host_only("where", a, b)
     cond = np.asarray(condition, dtype=bool)
     return _binary(a, b, lambda a, b: np.where(cond, a, b),
                    (lambda g, a, b, y: np.where(cond, g, 0), lambda g, a, b, y: np.where(cond, 0, g)))
@@ -528,6 +554,8 @@ def mean(x, axis=None, keepdims=False):
 def _reduce(x, axis, keepdims, scale):
     """Sum (scale 1) or mean (scale None: 1/count) over `axis`; the backward spreads the gradient."""
     x = _x(x, "x")
+    if on_device(x):
+        return _reduce_all_device(x, axis, keepdims, scale)
     total = np.add.reduce(x, axis=axis, keepdims=keepdims, dtype=np.float64)
     if scale is None:  # the mean of nothing is NaN, as in NumPy and Keras
         count = x.size // np.size(total) if np.size(total) else 1
@@ -538,6 +566,24 @@ def _reduce(x, axis, keepdims, scale):
     else:
         record(y, (x,), lambda g, needs: (
             np.broadcast_to(_keep(g, x.ndim, axis, keepdims) * np.float32(scale), x.shape).astype(np.float32),))
+    return y
+
+
+def _reduce_all_device(x, axis, keepdims, scale):
+    """sum/mean of every element of a GPU array (the deterministic kernel); other axes raise."""
+    if axis is not None or keepdims:
+        raise NotImplementedError("On the GPU, sum and mean reduce every element (axis=None, "
+                                  f"keepdims=False). Received axis={axis}, keepdims={keepdims}.")
+    if scale is None:
+        scale = 1.0 / x.size if x.size else float("nan")
+    k = kernels(x)
+    y = k.sum_all(x, scale)
+
+    def backward(g, needs):
+        d = k.scale_by(k.ones(x.shape), g)
+        return (d if scale == 1.0 else k.scale_by(d, scale),)
+
+    record(y, (x,), backward)
     return y
 
 
@@ -553,9 +599,11 @@ def reshape(x, shape):
     """x viewed with a new shape (copying only when x is not contiguous)."""
     x = _x(x, "x")
     y = x.reshape(shape)
-    if y is x or np.shares_memory(y, x) is False and y.base is None:
+    if on_device(x):  # a new view object of the same memory: its own identity on the tape
+        pass
+    elif y is x or np.shares_memory(y, x) is False and y.base is None:
         y = y.copy()
-    record(y, (x,), lambda g, needs: (np.asarray(g, np.float32).reshape(x.shape),))
+    record(y, (x,), lambda g, needs: ((g if on_device(g) else np.asarray(g, np.float32)).reshape(x.shape),))
     return y
 
 

@@ -14,7 +14,8 @@ import math
 
 import numpy as np
 
-from . import _C, schedules  # noqa: F401  (keras.optimizers.schedules)
+from . import schedules  # noqa: F401  (keras.optimizers.schedules)
+from ._dispatch import kernels, like
 from ._registry import Registry
 
 _KIND = {"sgd": 0, "adagrad": 1, "rmsprop": 2, "adam": 3, "adamax": 4, "nadam": 5}
@@ -102,9 +103,10 @@ class Optimizer:
                 # The same variables come back every step: build their lists once.
                 params = [v._value for v in variables]
                 cached = self._lists = (variables, params, [self._slots_of(w) for w in params])
+            k = kernels(*cached[1])  # the parameters' device runs the step
             grads = [g if type(g) is np.ndarray and g.dtype == np.float32 and g.flags.c_contiguous
-                     else np.ascontiguousarray(g, dtype=np.float32) for g, _ in pairs]
-            _C.optimizer_update(_KIND[self._kind], cached[1], grads, cached[2], hyper)
+                     else k.contiguous(g) for g, _ in pairs]
+            k.optimizer_update(_KIND[self._kind], cached[1], grads, cached[2], hyper)
         self.iterations += 1
 
     def apply(self, grads, trainable_variables):
@@ -114,7 +116,7 @@ class Optimizer:
     def _slots_of(self, w):
         entry = self._state.get(id(w))
         if entry is None:  # the entry keeps w alive, so its id is never reused by another array
-            entry = self._state[id(w)] = (w, [self._init_slot(name, w) for name in self._slot_names()])
+            entry = self._state[id(w)] = (w, [like(w, self._init_slot(name, w)) for name in self._slot_names()])
         return entry[1]
 
     def _slot_names(self):

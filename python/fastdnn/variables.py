@@ -3,13 +3,14 @@
 import numpy as np
 
 from . import autodiff
+from ._dispatch import on_device
 
 
 class Variable:
     """A model weight: a NumPy array with a name, a trainable flag and in-place updates.
 
     Updates (`assign`, `assign_add`, `assign_sub`) write into the same array, so every reference
-    to `.value` sees them. Ops read a Variable through `.value`; on a recording GradientTape a
+    to `.value` sees them. A model placed on a GPU (`model.to("cuda")`) holds its values there. Ops read a Variable through `.value`; on a recording GradientTape a
     trainable Variable is watched automatically.
 
     Args:
@@ -57,25 +58,35 @@ class Variable:
         return self._value.size
 
     def numpy(self):
-        """A copy of the current value."""
-        return self._value.copy()
+        """A copy of the current value (in host memory, also for a variable on the GPU)."""
+        return self._value.numpy() if on_device(self._value) else self._value.copy()
 
     def assign(self, value):
-        """Writes `value` into the variable (same shape required)."""
+        """Writes `value` into the variable (same shape required), in place, on its device."""
+        if on_device(value):
+            value = value.numpy()
         value = np.asarray(value, dtype=self._value.dtype)
         if value.shape != self._value.shape:
             raise ValueError(f"Cannot assign a value of shape {value.shape} to variable '{self.name}' "
                              f"of shape {self._value.shape}.")
-        self._value[...] = value
+        if on_device(self._value):
+            self._value.upload(np.ascontiguousarray(value))
+        else:
+            self._value[...] = value
 
     def assign_add(self, delta):
+        if on_device(self._value):
+            return self.assign(self.numpy() + np.asarray(delta, dtype=self.dtype))
         self._value += np.asarray(delta, dtype=self._value.dtype)
 
     def assign_sub(self, delta):
+        if on_device(self._value):
+            return self.assign(self.numpy() - np.asarray(delta, dtype=self.dtype))
         self._value -= np.asarray(delta, dtype=self._value.dtype)
 
     def __array__(self, dtype=None, copy=None):
-        return self._value if dtype is None else self._value.astype(dtype)
+        value = self.numpy() if on_device(self._value) else self._value
+        return value if dtype is None else value.astype(dtype)
 
     def __repr__(self):
         return f"<Variable '{self.name}' shape={self.shape} dtype={self.dtype}>"

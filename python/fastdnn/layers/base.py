@@ -6,7 +6,7 @@ import re
 
 import numpy as np
 
-from .. import constraints, initializers, penalties, regularizers
+from .. import constraints, devices, initializers, penalties, regularizers
 from .._arrays import as_float32
 from ..saving import _guard
 from ..variables import Variable
@@ -96,6 +96,9 @@ class Layer:
             value = init(shape, dtype="float32")
         var = Variable(value, trainable=trainable, name=full_name)
         var.regularizer, var.constraint = regularizers.get(regularizer), constraints.get(constraint)
+        place = devices.current()  # inside `with fastdnn.device("cuda"):` the weight lives there
+        if place is not None and place.type != "cpu":
+            var._value = place.put(var._value)
         self._weights.append(var)
         return var
 

@@ -11,7 +11,8 @@ The ops normalise over the last axis; every leading axis is a batch axis:
 
 import numpy as np
 
-from .. import _C, initializers
+from .. import initializers
+from .._dispatch import kernels, on_device
 from ..autodiff import record, recording
 from ..ops import _x
 from .base import Layer, serialize_object
@@ -21,20 +22,20 @@ def _vec(v, name):
     if v is None:
         return None
     v = getattr(v, "value", v)  # a Variable: read through .value so the tape watches it
-    if not (isinstance(v, np.ndarray) and v.dtype == np.float32 and v.flags.c_contiguous):
+    if not (isinstance(v, np.ndarray) and v.dtype == np.float32 and v.flags.c_contiguous) and not on_device(v):
         v = np.ascontiguousarray(v, dtype=np.float32)
     return v
 
 
 def _grad(g):
-    return np.ascontiguousarray(g, dtype=np.float32)
+    return kernels(g).contiguous(g)
 
 
 def _record(y, x, gamma, beta, mean, inv_std, training):
     inputs = [x] + [a for a in (gamma, beta) if a is not None]
 
     def backward(g, needs):
-        dx, dgamma, dbeta = _C.batchnorm_backward(_grad(g).reshape(x.shape), x, mean, inv_std, gamma,
+        dx, dgamma, dbeta = kernels(x).batchnorm_backward(_grad(g).reshape(x.shape), x, mean, inv_std, gamma,
                                                   training)
         grads = [dx if needs[0] else None]
         k = 1
@@ -61,7 +62,7 @@ def batch_norm_train(x, gamma=None, beta=None, epsilon=1e-3):
     """
     x = _x(x, "x")
     gamma, beta = _vec(gamma, "gamma"), _vec(beta, "beta")
-    y, mean, var, inv_std = _C.batchnorm_forward_train(x, gamma, beta, float(epsilon))
+    y, mean, var, inv_std = kernels(x, gamma, beta).batchnorm_forward_train(x, gamma, beta, float(epsilon))
     if recording() is not None:
         _record(y, x, gamma, beta, mean, inv_std, True)
     return y, mean, var
@@ -71,12 +72,15 @@ def batch_norm_inference(x, mean, variance, gamma=None, beta=None, epsilon=1e-3)
     """gamma·(x − mean)/sqrt(variance + eps) + beta with fixed statistics (differentiable wrt x,
     gamma and beta; the statistics are constants)."""
     x = _x(x, "x")
-    mean = np.ascontiguousarray(getattr(mean, "_value", mean), dtype=np.float32)
-    variance = np.ascontiguousarray(getattr(variance, "_value", variance), dtype=np.float32)
+    mean, variance = getattr(mean, "_value", mean), getattr(variance, "_value", variance)
+    if not on_device(mean):
+        mean = np.ascontiguousarray(mean, dtype=np.float32)
+        variance = np.ascontiguousarray(variance, dtype=np.float32)
     gamma, beta = _vec(gamma, "gamma"), _vec(beta, "beta")
-    y = _C.batchnorm_forward_infer(x, mean, variance, gamma, beta, float(epsilon))
+    k = kernels(x, mean, variance, gamma, beta)
+    y = k.batchnorm_forward_infer(x, mean, variance, gamma, beta, float(epsilon))
     if recording() is not None:
-        inv_std = (1.0 / np.sqrt(variance.astype(np.float64) + float(epsilon))).astype(np.float32)
+        inv_std = k.inv_std(variance, epsilon)
         _record(y, x, gamma, beta, mean, inv_std, False)
     return y
 
@@ -167,12 +171,9 @@ class BatchNormalization(Layer):
         if training and self.trainable:
             y, mean, var = batch_norm_train(inputs, gamma, beta, self.epsilon)
             if inputs.size:  # an empty batch has no statistics
-                m = np.float32(self.momentum)
-                mm, mv = self.moving_mean._value, self.moving_variance._value
-                mm *= m
-                mm += mean * (np.float32(1.0) - m)
-                mv *= m
-                mv += var * (np.float32(1.0) - m)
+                k = kernels(mean)  # moving = moving·momentum + batch·(1 − momentum)
+                k.moving_average(self.moving_mean._value, mean, self.momentum)
+                k.moving_average(self.moving_variance._value, var, self.momentum)
             return y
         return batch_norm_inference(inputs, self.moving_mean._value, self.moving_variance._value,
                                     gamma, beta, self.epsilon)

@@ -1,0 +1,108 @@
+// Launchers of the CUDA backend's kernels, one .cu file per op family (shapes at the top of
+// each). Every launcher queues its work on the backend's stream (runtime.h) and returns at once;
+// arguments are raw device pointers, already checked by the bindings (module.cpp).
+#pragma once
+#include <cstdint>
+
+namespace fastdnn::cuda {
+
+// ---- gemm.cu -------------------------------------------------------------------------------
+// C (M×N, ldc) = op(A)·op(B) [+ C if accumulate], A (lda), B (ldb) row-major; then, when asked,
+// Z = C + bias (pre-activation) and C = act(C + bias). The plain tiled kernel used where
+// cuBLASLt is not loaded, and as the reference cuBLASLt is tested against.
+struct GemmArgs {
+  const float* A;
+  const float* B;
+  float* C;
+  float* Z = nullptr;          // optional pre-activation output (M×N)
+  const float* bias = nullptr;  // optional (N,)
+  int64_t M, N, K, lda, ldb, ldc;
+  bool trans_a = false, trans_b = false, accumulate = false;
+  int act = 0;
+  float alpha = 0.0f;
+};
+void gemm_tiled(const GemmArgs& g);
+// C = act(C + bias) in place, with Z = C + bias first when Z is given (rows × cols).
+void bias_act(float* C, float* Z, const float* bias, int64_t rows, int64_t cols, int act, float alpha);
+
+// ---- gemm_lt.cpp: cuBLASLt, loaded at run time ------------------------------------------------
+// Loads libcublasLt from `path` ("" for the loader's search path); returns "" or why it failed.
+const char* cublaslt_load(const char* path);
+bool cublaslt_loaded();
+const char* cublaslt_version();
+// The product through cuBLASLt with its bias / ReLU+bias epilogues (other activations: bias
+// epilogue, then bias_act). Returns false when no cuBLASLt algorithm fits; the caller then runs
+// gemm_tiled. With dbias (and trans_a, !trans_b: the weight gradient xᵀ·dz) the BGRAD
+// epilogue writes the column sums of B into dbias, or the function returns false.
+bool gemm_lt(const GemmArgs& g, float* dbias = nullptr);
+
+// ---- act.cu ----------------------------------------------------------------------------------
+// y = act(x), n elements; dx = dy·act'(y) with act' taken from the output y (n elements).
+void act_forward(const float* x, float* y, int64_t n, int act, float alpha);
+void act_backward(const float* y, const float* dy, float* dx, int64_t n, int act, float alpha);
+// Column sums of x (rows × cols) into out (cols), accumulated in double in a fixed order.
+void column_sums(const float* x, int64_t rows, int64_t cols, float* out);
+// Row-wise softmax (rows × cols) and its backward dx = y·(dy − Σ dy·y).
+void softmax_forward(const float* x, float* y, int64_t rows, int64_t cols);
+void softmax_backward(const float* y, const float* dy, float* dx, int64_t rows, int64_t cols);
+
+// ---- xent.cu ---------------------------------------------------------------------------------
+// Fused softmax cross-entropy (rows × cols): loss[r] and dlogits = (softmax·Σt − t)·grad_scale
+// (when dlogits is not null); labels (int64 class indices) or targets (rows × cols).
+void softmax_xent(const float* logits, int64_t rows, int64_t cols, const int64_t* labels,
+                  const float* targets, float* loss, float* dlogits, float grad_scale);
+// −log(clip(p[label] / Σp, eps, 1 − eps)) per row, Keras's cross-entropy on probabilities.
+void sparse_xent_probs(const float* probs, int64_t rows, int64_t cols, const int64_t* labels, float eps,
+                       float* loss);
+
+// ---- bn.cu -------------------------------------------------------------------------------------
+// Batch statistics per feature of x (rows × cols): mean, biased var, inv_std = 1/√(var + eps)
+// (double accumulation, fixed order); then y = (x − mean)·gamma·inv_std + beta. When moving_mean
+// is given, the moving statistics are updated in the same pass: m = m·momentum + b·(1 − momentum).
+void bn_forward_train(const float* x, int64_t rows, int64_t cols, const float* gamma, const float* beta,
+                      float eps, float* y, float* mean, float* var, float* inv_std);
+void bn_forward_infer(const float* x, int64_t rows, int64_t cols, const float* mean, const float* var,
+                      const float* gamma, const float* beta, float eps, float* y);
+void bn_backward(const float* dy, const float* x, int64_t rows, int64_t cols, const float* mean,
+                 const float* inv_std, const float* gamma, bool training, float* dx, float* dgamma,
+                 float* dbeta);
+
+// ---- dropout.cu ------------------------------------------------------------------------------
+// The CPU's Philox coordinates (csrc/random/philox.h): element e uses word e % 4 of block e / 4
+// of (seed, stream, step), so the same seed gives the same mask on both.
+void noise_bernoulli(const float* x, float* y, int64_t n, uint64_t seed, uint32_t stream, uint64_t step,
+                     uint32_t threshold, float m, float c_keep, float c_drop);
+void noise_normal(const float* x, float* y, int64_t n, uint64_t seed, uint32_t stream, uint64_t step,
+                  float m0, float m1, float c0, float c1);
+
+// ---- optim.cu --------------------------------------------------------------------------------
+// One optimizer step over every parameter in one launch (two with norm clipping: the squared
+// norms first, reduced in a fixed order). Tensor t: w[t], g[t], s[t][0..2] (n[t] elements).
+struct OptimHyperDev {
+  int kind;
+  float lr, beta1, beta2, eps, rho, momentum, weight_decay, clipvalue, clipnorm, global_clipnorm;
+  bool nesterov, amsgrad, centered;
+  float coef[3];
+};
+struct OptimTensorDev {
+  float* w;
+  const float* g;
+  float* s[3];
+  int64_t n;
+};
+// `tensors` and the chunk table live in device memory filled by the caller (optim_prepare).
+void optimizer_update(const OptimHyperDev& h, const OptimTensorDev* host_tensors, int count);
+
+// ---- reduce.cu -------------------------------------------------------------------------------
+// out[0] = scale·Σx over n elements, double accumulation in a fixed order (the result does not
+// depend on timing: the same inputs give the same bits).
+void sum_all(const float* x, int64_t n, double scale, float* out);
+void fill(float* y, int64_t n, float value);
+// y = x·s[0] (s a device scalar) ; y = x·s[row] per row of cols ; y = x·s[0]·c everywhere.
+void scale_by_scalar(const float* x, const float* s, float c, float* y, int64_t n);
+void scale_rows(const float* x, const float* s, float* y, int64_t rows, int64_t cols);
+void add(const float* a, const float* b, float* y, int64_t n);
+// m = m·momentum + b·(1 − momentum), n elements.
+void moving_average(float* m, const float* b, int64_t n, float momentum);
+
+}  // namespace fastdnn::cuda

@@ -1,0 +1,203 @@
+"""Every CUDA op against its CPU twin (fastdnn._C) on the same inputs; skipped without a GPU.
+
+Tolerances, per op, relative to the CPU result (|gpu − cpu| <= ATOL + RTOL·|cpu|):
+* gemm and everything fed by a product: both sides round each partial sum in float32 but in a
+  different order (cuBLASLt's or the tiled kernel's blocking vs the CPU's), so they differ by
+  ~sqrt(K)·eps relative; 2e-5 covers K up to ~4000 with headroom.
+* element-wise activations: float32 exp/tanh of the two math libraries differ by a few ulp: 2e-6.
+* softmax, cross-entropy, batch norm: reductions in double on both sides, then float32: 1e-5.
+* Bernoulli dropout: the same Philox bits, so the mask is identical and the values exact.
+* Gaussian noise: the same uniforms, float32 log/cos/sin of two libraries: 1e-5.
+* optimizers: one float32 step on both sides, rules written alike: 1e-6.
+"""
+
+import numpy as np
+import pytest
+
+import fastdnn
+from fastdnn import _C
+
+pytestmark = pytest.mark.skipif(not fastdnn.cuda.is_available(),
+                                reason=f"no usable GPU: {fastdnn.cuda.status()}")
+
+TOL = {"gemm": (2e-5, 1e-5), "act": (2e-6, 1e-7), "reduce": (1e-5, 1e-6), "noise": (1e-5, 1e-6),
+       "optim": (1e-6, 1e-7)}
+SIZES = [1, 3, 17, 33, 257]
+
+
+@pytest.fixture(scope="module")
+def k():
+    return fastdnn.device("cuda")._kernels
+
+
+@pytest.fixture(params=[True, False], ids=["cublaslt", "tiled"])
+def gemm_path(request, k):
+    if request.param and not k.native.cublaslt_loaded():
+        pytest.skip(f"cuBLASLt not loaded: {fastdnn.cuda.cublaslt_error()}")
+    k.native.set_use_cublaslt(request.param)
+    yield request.param
+    k.native.set_use_cublaslt(True)
+
+
+def close(gpu, cpu, kind):
+    rtol, atol = TOL[kind]
+    np.testing.assert_allclose(gpu.numpy() if hasattr(gpu, "numpy") else gpu, cpu, rtol=rtol, atol=atol)
+
+
+def rand(*shape, seed=0):
+    return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+
+
+@pytest.mark.parametrize("m,n,kk", [(1, 1, 1), (3, 17, 33), (257, 33, 17), (64, 300, 784), (1000, 10, 100)])
+@pytest.mark.parametrize("ta,tb", [(False, False), (True, False), (False, True), (True, True)])
+def test_gemm(k, gemm_path, m, n, kk, ta, tb):
+    a = rand(*((kk, m) if ta else (m, kk)))
+    b = rand(*((n, kk) if tb else (kk, n)), seed=1)
+    want = _C.gemm(a, b, ta, tb, None, False, None, 0, 0.0, False)[0]
+    got = k.gemm(k.put(a), k.put(b), ta, tb, None, False, None, 0, 0.0, False)[0]
+    close(got, want, "gemm")
+
+
+@pytest.mark.parametrize("act,alpha", [(0, 0.0), (1, 0.0), (2, 0.2), (3, 1.0), (4, 0.0), (5, 0.0), (6, 0.0)])
+@pytest.mark.parametrize("keep_z", [False, True])
+def test_dense_epilogues(k, gemm_path, act, alpha, keep_z):
+    x, w, bias = rand(33, 70), rand(70, 257, seed=1) / 8, rand(257, seed=2)
+    y, z = _C.gemm(x, w, False, False, None, False, bias, act, alpha, keep_z)
+    gy, gz = k.gemm(k.put(x), k.put(w), False, False, None, False, k.put(bias), act, alpha, keep_z)
+    close(gy, y, "gemm")
+    if keep_z:
+        close(gz, z, "gemm")
+
+
+def test_gemm_accumulates_into_out(k, gemm_path):
+    a, b, c = rand(17, 33), rand(33, 9, seed=1), rand(17, 9, seed=2)
+    want = c.copy()
+    _C.gemm(a, b, False, False, want, True, None, 0, 0.0, False)
+    out = k.put(c)
+    k.gemm(k.put(a), k.put(b), False, False, out, True, None, 0, 0.0, False)
+    close(out, want, "gemm")
+
+
+@pytest.mark.parametrize("rows", [1, 3, 257])
+def test_weight_and_bias_gradient(k, gemm_path, rows):
+    x, dz = rand(rows, 33), rand(rows, 17, seed=1)
+    dk, db = k.native.weight_bias_grad(k.put(x), k.put(dz))
+    close(dk, _C.gemm(x, dz, True, False, None, False, None, 0, 0.0, False)[0], "gemm")
+    close(db, dz.astype(np.float64).sum(axis=0), "reduce")
+
+
+@pytest.mark.parametrize("act,alpha", [(1, 0.0), (2, 0.2), (3, 1.0), (4, 0.0), (5, 0.0), (6, 0.0)])
+@pytest.mark.parametrize("n", SIZES)
+def test_activations(k, act, alpha, n):
+    x, g = rand(n, 7) * 3, rand(n, 7, seed=1)
+    y = _C.act_forward(x, act, alpha)
+    close(k.act_forward(k.put(x), act, alpha), y, "act")
+    dx, db = _C.act_backward(y, g, act, alpha, True)
+    gdx, gdb = k.act_backward(k.put(y), k.put(g), act, alpha, True)
+    close(gdx, dx, "act")
+    close(gdb, db, "reduce")
+
+
+@pytest.mark.parametrize("rows,cols", [(1, 1), (3, 10), (33, 257), (1000, 10)])
+def test_softmax_and_cross_entropy(k, rows, cols):
+    x, g = rand(rows, cols) * 4, rand(rows, cols, seed=1)
+    labels = np.random.default_rng(2).integers(0, cols, rows).astype(np.int64)
+    y = _C.softmax(x)
+    close(k.softmax(k.put(x)), y, "reduce")
+    close(k.softmax_backward(k.put(y), k.put(g)), _C.softmax_backward(y, g), "reduce")
+    loss, d = _C.softmax_xent(x, labels, None, 0.5, True)
+    gl, gd = k.softmax_xent(k.put(x), labels, None, 0.5, True)
+    close(gl, loss, "reduce")
+    close(gd, d, "reduce")
+    t = np.abs(rand(rows, cols, seed=3))
+    loss, d = _C.softmax_xent(x, None, t, 1.0, True)
+    gl, gd = k.softmax_xent(k.put(x), None, k.put(t), 1.0, True)
+    close(gl, loss, "reduce")
+    close(gd, d, "reduce")
+
+
+def test_cross_entropy_rejects_out_of_range_labels(k):
+    with pytest.raises(ValueError, match="class indices"):
+        k.softmax_xent(k.put(rand(2, 3)), np.array([0, 3]), None, 1.0, False)
+
+
+@pytest.mark.parametrize("rows,cols", [(1, 3), (32, 300), (257, 33), (4096, 10)])
+@pytest.mark.parametrize("training", [True, False])
+def test_batchnorm(k, rows, cols, training):
+    x, g = rand(rows, cols) * 2 + 1, rand(rows, cols, seed=1)
+    gamma, beta = rand(cols, seed=2), rand(cols, seed=3)
+    y, mean, var, inv_std = _C.batchnorm_forward_train(x, gamma, beta, 1e-3)
+    gy, gm, gv, gs = k.batchnorm_forward_train(k.put(x), k.put(gamma), k.put(beta), 1e-3)
+    for a, b in ((gy, y), (gm, mean), (gv, var), (gs, inv_std)):
+        close(a, b, "reduce")
+    close(k.batchnorm_forward_infer(k.put(x), k.put(mean), k.put(var), k.put(gamma), k.put(beta), 1e-3),
+          _C.batchnorm_forward_infer(x, mean, var, gamma, beta, 1e-3), "reduce")
+    want = _C.batchnorm_backward(g, x, mean, inv_std, gamma, training)
+    got = k.batchnorm_backward(k.put(g), k.put(x), k.put(mean), k.put(inv_std), k.put(gamma), training)
+    for a, b in zip(got, want):
+        close(a, b, "reduce")
+
+
+@pytest.mark.parametrize("n", [1, 3, 17, 1000, 65537])
+@pytest.mark.parametrize("rate", [0.0, 0.2, 0.5])
+def test_dropout_mask_is_the_cpus(k, n, rate):
+    x = rand(n) + 3.0  # no zeros: a zero output means a dropped unit
+    coords = (12345, 2**31, 7)
+    want = _C.noise_bernoulli(x, rate, *coords, 1 / (1 - rate))
+    got = k.noise_bernoulli(k.put(x), rate, *coords, 1 / (1 - rate)).numpy()
+    np.testing.assert_array_equal(got == 0, want == 0)  # the same Philox mask, bit for bit
+    np.testing.assert_allclose(got, want, rtol=1e-7)
+    a = k.noise_bernoulli(k.put(x), rate, *coords, 1.2, 0.3, -1.7).numpy()
+    np.testing.assert_allclose(a, _C.noise_bernoulli(x, rate, *coords, 1.2, 0.3, -1.7), rtol=1e-6)
+
+
+@pytest.mark.parametrize("n", [1, 5, 1001])
+def test_gaussian_noise(k, n):
+    x, coords = rand(n), (9, 3, 2)
+    close(k.noise_normal(k.put(x), *coords, 1.0, 0.5, 0.1, 0.2), _C.noise_normal(x, *coords, 1.0, 0.5, 0.1, 0.2),
+          "noise")
+
+
+@pytest.mark.parametrize("kind,hyper,slots", [
+    (0, {"learning_rate": 0.1, "momentum": 0.9, "nesterov": True}, 1),
+    (1, {"learning_rate": 0.1, "epsilon": 1e-7}, 1),
+    (2, {"learning_rate": 0.01, "rho": 0.9, "momentum": 0.5, "centered": True, "epsilon": 1e-7}, 3),
+    (3, {"learning_rate": 1e-3, "coef0": 3e-4, "amsgrad": True, "clipnorm": 0.5}, 3),
+    (4, {"learning_rate": 1e-3, "coef0": 1e-2, "clipvalue": 0.1}, 2),
+    (5, {"learning_rate": 1e-3, "coef0": 0.9, "coef1": 0.1, "coef2": 1.5, "global_clipnorm": 1.0,
+         "weight_decay": 0.01}, 2)])
+def test_multi_tensor_optimizer(k, kind, hyper, slots):
+    shapes = [(300, 100), (100,), (1,), (9000,)]
+    ws = [rand(*s, seed=i) for i, s in enumerate(shapes)]
+    gs = [rand(*s, seed=10 + i) for i, s in enumerate(shapes)]
+    ss = [[np.abs(rand(*s, seed=20 + 3 * i + j)) for j in range(slots)] for i, s in enumerate(shapes)]
+    dw, dg, ds = [k.put(w) for w in ws], [k.put(g) for g in gs], [[k.put(s) for s in sl] for sl in ss]
+    _C.optimizer_update(kind, ws, gs, ss, hyper)
+    k.optimizer_update(kind, dw, dg, ds, hyper)
+    for a, b in zip(dw, ws):
+        close(a, b, "optim")
+    for sa, sb in zip(ds, ss):
+        for a, b in zip(sa, sb):
+            close(a, b, "optim")
+
+
+@pytest.mark.parametrize("n", [0, 1, 3, 1000, 1_000_003])
+def test_sum_is_deterministic_and_right(k, n):
+    x = rand(n)
+    d = k.put(x)
+    first = k.sum_all(d, 0.5).numpy()
+    assert all(k.sum_all(d, 0.5).numpy() == first for _ in range(3))  # the same bits every time
+    np.testing.assert_allclose(first, 0.5 * x.astype(np.float64).sum(), rtol=1e-6, atol=1e-6)
+
+
+def test_arrays_round_trip_and_reshape(k):
+    x = rand(4, 6)
+    d = k.put(x)
+    assert d.shape == (4, 6) and d.dtype == np.float32 and len(d) == 4
+    np.testing.assert_array_equal(d.numpy(), x)
+    np.testing.assert_array_equal(np.asarray(d.reshape(3, -1)), x.reshape(3, 8))
+    np.testing.assert_array_equal((d + d).numpy(), x + x)
+    with pytest.raises(ValueError, match="reshape"):
+        d.reshape(5, 5)
+    with pytest.raises(TypeError, match="CUDA array"):
+        k.gemm(x, d, False, False, None, False, None, 0, 0.0, False)
