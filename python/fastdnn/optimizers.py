@@ -15,7 +15,7 @@ import math
 import numpy as np
 
 from . import schedules  # noqa: F401  (keras.optimizers.schedules)
-from ._dispatch import kernels, like
+from ._dispatch import host, kernels, like, on_device
 from ._registry import Registry
 
 _KIND = {"sgd": 0, "adagrad": 1, "rmsprop": 2, "adam": 3, "adamax": 4, "nadam": 5}
@@ -138,7 +138,7 @@ class Optimizer:
             entry = self._state.get(id(var._value))
             values = entry[1] if entry is not None else [self._init_slot(n, var._value) for n in names]
             for name, value in zip(names, values):
-                slots[name].append(np.array(value, copy=True))
+                slots[name].append(np.array(host(value), copy=True))
         return {"iterations": int(self.iterations), "extra": self._extra_state(), "slots": slots}
 
     def set_state(self, variables, state):
@@ -169,7 +169,10 @@ class Optimizer:
                 if value.shape != current[k].shape:
                     raise ValueError(f"The saved '{name}' of variable '{var.name}' has shape "
                                      f"{value.shape}; the variable has shape {current[k].shape}.")
-                current[k][...] = value
+                if on_device(current[k]):
+                    current[k].upload(np.ascontiguousarray(value, dtype=np.float32))
+                else:
+                    current[k][...] = value
         self.iterations = int(iterations)
         self._set_extra_state(state.get("extra") or {})
 

@@ -164,3 +164,24 @@ def test_regularized_models_say_they_need_the_cpu(native):
     model.compile("sgd", "mse")
     with pytest.raises(NotImplementedError, match="Regularizers"):
         model.fit(np.ones((4, 3)), np.ones((4, 2)), verbose=0)
+
+
+def test_a_model_on_the_device_saves_and_resumes_on_either_device(native, tmp_path):
+    """Saving reads weights and optimizer slots back from the device; loading into a model
+    moved to the device writes them up again: both copies then train identically."""
+    x, y = _data()
+    model = bn_after_activation()
+    model.compile(optimizer=_sgd(), loss="sparse_categorical_crossentropy")
+    model.to("cuda")
+    model.fit(x, y, batch_size=32, epochs=1, shuffle=False, verbose=0)
+    model.save(tmp_path / "gpu.fdnn")
+    cpu = fastdnn.models.load_model(tmp_path / "gpu.fdnn")
+    for a, b in zip(cpu.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    slots = model.optimizer.get_state(model.trainable_weights)["slots"]["momentum"]
+    assert any(np.abs(s).max() > 0 for s in slots)
+    back = fastdnn.models.load_model(tmp_path / "gpu.fdnn").to("cuda")
+    for m in (model, back):
+        m.fit(x, y, batch_size=32, epochs=1, shuffle=False, verbose=0)
+    for a, b in zip(back.get_weights(), model.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=0, atol=0)

@@ -21,6 +21,7 @@ import struct
 
 import numpy as np
 
+from .._dispatch import host
 from .._version import __version__
 from . import _guard, state
 from ._atomic import atomic_write
@@ -33,7 +34,7 @@ _DTYPES = {"float16", "float32", "float64", "int64"}  # what a tensor entry may 
 
 
 def _tensors(model, include_optimizer):
-    tensors = [(f"weights/{i}", v._value) for i, v in enumerate(model.weights)]
+    tensors = [(f"weights/{i}", host(v._value)) for i, v in enumerate(model.weights)]
     opt_state = None
     if include_optimizer and getattr(model, "optimizer", None) is not None:
         opt_state = model.optimizer.get_state(model.trainable_weights)

@@ -91,7 +91,7 @@ def assign_weights(model, arrays, what):
                               f"has {len(variables)}.")
     checked = [as_weight(a, v.shape, v.name, what) for a, v in zip(arrays, variables)]
     for var, value in zip(variables, checked):
-        var._value[...] = value
+        var.assign(value)
 
 
 def restore_compile(model, config, what):
