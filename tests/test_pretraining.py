@@ -80,7 +80,9 @@ def test_coarse_task_learns_and_hands_over_its_lower_layers(data):
 def test_auxiliary_task_pretraining_helps(data):
     results = aux.run_experiment(data, seeds=(0, 1, 2), pretrain_epochs=1)
     assert min(results["coarse_accuracy"]) > 0.9
-    assert results["pretrained_mean"] > results["scratch_mean"], results
+    # by 1.5 points: the least gain of seeds 0-5 was 1.3, their mean 4.2; classifiers from two
+    # random initialisations differed by 0.5 points on these seeds
+    assert results["pretrained_mean"] > results["scratch_mean"] + 0.015, results
 
 
 def test_examples_print_both_accuracies(capsys, tmp_path, monkeypatch):
