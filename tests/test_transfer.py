@@ -1,9 +1,14 @@
 """Transfer learning: shared layers, clone_model, freezing (layers, BatchNormalization, nested
 models) and the chapter's freeze / fine-tune sequence against a float64 NumPy reference."""
 
+import importlib.util
 import io
+import os
 import re
+import subprocess
+import sys
 from contextlib import redirect_stdout
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -339,3 +344,49 @@ def test_chapter_fine_tuning_learning_rate_moves_reused_layers_slightly():
         assert 0 < np.abs(step).max() < 0.05
         # compared as updates: the weights themselves are ~1, their float32 rounding ~1e-7
         np.testing.assert_allclose(got - old, step, atol=2e-6 + 1e-3 * np.abs(step).max())
+
+
+# ---- against real Keras 3, where installed --------------------------------------------------------
+
+
+def test_freeze_fine_tune_with_batchnorm_matches_keras(tmp_path):
+    """The same sequence, with a BatchNormalization among the reused layers, run by Keras 3 (JAX
+    backend) in a subprocess: every weight after each phase, moving statistics included, and
+    model A's weights (which model B shares) agree."""
+    if importlib.util.find_spec("keras") is None or importlib.util.find_spec("jax") is None:
+        pytest.skip("needs keras and jax")
+    r = np.random.default_rng(0)
+    x, y = data_b()
+    model_A = keras.Sequential([keras.Input(shape=[6]), keras.layers.Dense(5, activation="selu"),
+                                keras.layers.BatchNormalization(), keras.layers.Dense(4, activation="selu"),
+                                keras.layers.Dense(3, activation="softmax")])
+    weights = [w.astype(np.float32) for w in (
+        r.normal(0, 0.5, (6, 5)), r.normal(0, 0.1, 5), r.uniform(0.5, 1.5, 5), r.normal(0, 0.1, 5),
+        r.normal(0, 0.5, 5), r.uniform(0.5, 2, 5), r.normal(0, 0.5, (5, 4)), r.normal(0, 0.1, 4),
+        r.normal(0, 0.5, (4, 3)), r.normal(0, 0.1, 3))]
+    head = [r.normal(0, 0.5, (4, 1)).astype(np.float32), np.zeros(1, np.float32)]
+    model_A.set_weights(weights)
+    np.savez(tmp_path / "in.npz", x=x, y=y, n_a=len(weights), head_kernel=head[0], head_bias=head[1],
+             **{f"a{i}": w for i, w in enumerate(weights)})
+    script = Path(__file__).with_name("keras_transfer_reference.py")
+    done = subprocess.run([sys.executable, str(script), str(tmp_path / "in.npz"), str(tmp_path / "out.npz")],
+                          env={**os.environ, "KERAS_BACKEND": "jax"}, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    theirs = np.load(tmp_path / "out.npz")
+
+    model_B_on_A = keras.models.Sequential(model_A.layers[:-1])
+    model_B_on_A.add(keras.layers.Dense(1, activation="sigmoid"))
+    model_B_on_A.layers[-1].set_weights(head)
+    for phase, (trainable, rate) in enumerate(((False, 0.01), (True, 0.05)), start=1):
+        for layer in model_B_on_A.layers[:-1]:
+            layer.trainable = trainable
+        model_B_on_A.compile(loss="binary_crossentropy", optimizer=keras.optimizers.SGD(learning_rate=rate))
+        model_B_on_A.fit(x, y, epochs=4, batch_size=8, shuffle=False, verbose=0)
+        for i, got in enumerate(model_B_on_A.get_weights()):
+            want = theirs[f"phase{phase}_{i}"]
+            if phase == 1 and i < 8:  # frozen: bit-identical, BN statistics included
+                np.testing.assert_array_equal(got, weights[i])
+            np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5, err_msg=f"phase {phase}, weight {i}")
+    assert not np.allclose(model_B_on_A.get_weights()[4], weights[4])  # moving mean updated in phase 2
+    for i, got in enumerate(model_A.get_weights()):
+        np.testing.assert_allclose(got, theirs[f"model_A_{i}"], rtol=1e-4, atol=1e-5)
