@@ -390,3 +390,28 @@ def test_freeze_fine_tune_with_batchnorm_matches_keras(tmp_path):
     assert not np.allclose(model_B_on_A.get_weights()[4], weights[4])  # moving mean updated in phase 2
     for i, got in enumerate(model_A.get_weights()):
         np.testing.assert_allclose(got, theirs[f"model_A_{i}"], rtol=1e-4, atol=1e-5)
+
+
+def test_frozen_layers_below_the_trainable_ones_are_not_recorded(monkeypatch):
+    """Training watches only the trainable weights: a frozen stack under a trainable output
+    layer records no more on the tape than the output layer alone."""
+    counts = []
+
+    class CountingTape(keras.GradientTape):
+        def gradient(self, target, sources):
+            counts.append(len(self._nodes))
+            return super().gradient(target, sources)
+
+    monkeypatch.setattr(keras.models, "GradientTape", CountingTape)
+    x, y = data_b()
+    model = model_a(hidden=(5, 4, 4))
+    model.compile(loss="sparse_categorical_crossentropy", optimizer="sgd")
+    model.train_step(x, y.astype(np.int64))
+    for layer in model.layers[:-1]:
+        layer.trainable = False
+    model.train_step(x, y.astype(np.int64))
+    alone = keras.Sequential([keras.Input(shape=[4]), keras.layers.Dense(3, activation="softmax")])
+    alone.compile(loss="sparse_categorical_crossentropy", optimizer="sgd")
+    alone.train_step(np.ones((40, 4), np.float32), y.astype(np.int64))
+    unfrozen, frozen, top_only = counts
+    assert frozen == top_only < unfrozen
