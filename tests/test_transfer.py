@@ -415,3 +415,10 @@ def test_frozen_layers_below_the_trainable_ones_are_not_recorded(monkeypatch):
     alone.train_step(np.ones((40, 4), np.float32), y.astype(np.int64))
     unfrozen, frozen, top_only = counts
     assert frozen == top_only < unfrozen
+
+
+def test_weightless_layers_can_be_reused_on_other_shapes():
+    flatten = keras.layers.Flatten()
+    keras.Sequential([keras.Input(shape=[28, 28]), flatten])
+    model = keras.Sequential([keras.Input(shape=[4, 4]), flatten, keras.layers.Dense(2)])
+    assert model.count_params() == 16 * 2 + 2

@@ -431,12 +431,13 @@ def _known_input_shape(layer):
 
 
 def _check_built_for(layer, shape, model_name):
-    """Raises ValueError when an already-built layer would receive inputs it was not built for."""
+    """Raises ValueError when an already-built layer with weights would receive inputs whose
+    last axis (the one its weights are sized by, as Keras's input specs check) differs from the
+    one it was built for."""
     built_for = layer._build_input_shape
-    if built_for is None:
+    if built_for is None or not layer.weights or not built_for or not shape:
         return
-    if len(built_for) != len(shape) or any(
-            a is not None and b is not None and a != b for a, b in zip(built_for[1:], shape[1:])):
+    if built_for[-1] is not None and shape[-1] is not None and built_for[-1] != shape[-1]:
         raise ValueError(f"Layer '{layer.name}' was built for inputs of shape {tuple(built_for)}, but in "
                          f"model '{model_name}' it receives inputs of shape {tuple(shape)}. Reuse it "
                          "where its input has the shape it was built for, or use a new layer.")
