@@ -79,9 +79,12 @@ def load(path=None, n_train_A=None):
     x_full, x_test = (x_full / 255.0).astype(np.float32), (x_test / 255.0).astype(np.float32)
     n_valid = 5000 if len(x_full) > 20000 else len(x_full) // 10
     data = {"source": source}
-    for part, x, y in (("train", x_full[n_valid:], y_full[n_valid:]), ("valid", x_full[:n_valid], y_full[:n_valid]),
-                       ("test", x_test, y_test)):
-        (data[f"x_{part}_A"], data[f"y_{part}_A"]), (data[f"x_{part}_B"], data[f"y_{part}_B"]) = split_dataset(x, y)
+    parts = {"train": (x_full[n_valid:], y_full[n_valid:]), "valid": (x_full[:n_valid], y_full[:n_valid]),
+             "test": (x_test, y_test)}
+    for part, (x, y) in parts.items():
+        task_A, task_B = split_dataset(x, y)
+        data[f"x_{part}_A"], data[f"y_{part}_A"] = task_A
+        data[f"x_{part}_B"], data[f"y_{part}_B"] = task_B
     data["x_train_A"], data["y_train_A"] = data["x_train_A"][:n_train_A], data["y_train_A"][:n_train_A]
     data["x_train_B"], data["y_train_B"] = data["x_train_B"][:N_TRAIN_B], data["y_train_B"][:N_TRAIN_B]
     return data
@@ -191,7 +194,8 @@ def sweep(data, seeds=(0, 1, 2), epochs_A=1):
         model_A = train_model_A(data, seed, epochs_A)
         for lr in SWEEP["scratch"]:
             model = train_scratch(data, seed + 1000, lr)
-            scores.setdefault(("scratch", lr), []).append(error_rate(model, data["x_valid_B"], data["y_valid_B"]))
+            scores.setdefault(("scratch", lr), []).append(
+                error_rate(model, data["x_valid_B"], data["y_valid_B"]))
         for frozen in SWEEP["frozen"]:
             for fine_tune in SWEEP["fine_tune"]:
                 model, _ = train_on_A(model_A, data, seed + 2000, frozen, fine_tune)
@@ -206,7 +210,8 @@ def main(argv=None):
     parser.add_argument("--data", help="folder holding the Fashion-MNIST files")
     parser.add_argument("--epochs-A", type=int, default=1, help="epochs of model A's training")
     parser.add_argument("--book-model-A", action="store_true", help="train model A with SGD(1e-3), as the book")
-    parser.add_argument("--sweep", action="store_true", help="print the validation errors of the learning-rate grid")
+    parser.add_argument("--sweep", action="store_true",
+                        help="print the validation errors of the learning-rate grid")
     args = parser.parse_args(argv)
 
     data = load(args.data)
@@ -219,9 +224,9 @@ def main(argv=None):
     results = run_experiment(data, args.seeds, epochs_A=args.epochs_A, book_model_A=args.book_model_A)
     print(f"model A: {100 * results['model_A_accuracy']:.2f}% test accuracy on task A "
           f"({results['seconds_per_seed']:.1f} s per seed, everything included)")
-    for name in RECIPES:
+    for name, rates in RECIPES.items():
         row = results[name]
-        print(f"\n== {name} recipe {RECIPES[name]} ==")
+        print(f"\n== {name} recipe {rates} ==")
         print("  seed   scratch   B on A   (B on A's validation error after the frozen phase)")
         for seed, s, a, f in zip(args.seeds, row["scratch"], row["on_A"], row["on_A_frozen_valid"]):
             print(f"  {seed:4d}   {100 * s:6.2f}%  {100 * a:6.2f}%   ({100 * f:.2f}%)")

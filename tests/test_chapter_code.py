@@ -51,7 +51,8 @@ def test_nonsaturating_activation_snippets_train():
     assert model.layers[3].alpha.shape == (10,)  # one learned slope per unit, as Keras
 
 
-DATA = Path(os.environ.get("FASTDNN_DATA") or Path(__file__).resolve().parents[2] / "shared" / "datasets" / "fashion-mnist")
+DATA = Path(os.environ.get("FASTDNN_DATA")
+            or Path(__file__).resolve().parents[2] / "shared" / "datasets" / "fashion-mnist")
 
 
 def split_dataset(X, y):
@@ -67,7 +68,8 @@ def test_transfer_learning_snippet():
     path = DATA if (DATA / "train-images-idx3-ubyte.gz").exists() else None
     ((X_train_full, y_train_full), _), _ = keras.datasets.fashion_mnist.load_data_or_sample(path)
     X_train_full = X_train_full[:6000] / 255.0
-    (X_train_A, y_train_A), (X_train_B, y_train_B) = split_dataset(X_train_full[1000:], y_train_full[1000:6000].copy())
+    (X_train_A, y_train_A), (X_train_B, y_train_B) = split_dataset(X_train_full[1000:],
+                                                                   y_train_full[1000:6000].copy())
     _, (X_valid_B, y_valid_B) = split_dataset(X_train_full[:1000], y_train_full[:1000].copy())
     X_train_B, y_train_B = X_train_B[:200], y_train_B[:200]
     # model A, trained here rather than loaded from "my_model_A.h5"

@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import fastdnn as keras
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("FASTDNN_DATA") or ROOT.parent / "shared" / "datasets" / "fashion-mnist")
