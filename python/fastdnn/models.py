@@ -1,4 +1,5 @@
-"""Models: `Sequential`, with Keras's compile / fit / evaluate / predict / summary.
+"""Models: `Sequential`, with Keras's compile / fit / evaluate / predict / summary, and
+`clone_model` (cloning.py).
 
 Training runs each batch's forward pass on a GradientTape, so built-in layers use their fused
 native kernels and user layers written from `fastdnn.ops` train without a hand-written backward.
@@ -22,6 +23,7 @@ from ._arrays import as_float32
 from ._dispatch import host, on_device
 from ._interrupt import deferred_interrupt
 from .autodiff import GradientTape
+from .cloning import clone_model  # noqa: F401  (keras.models.clone_model)
 from .layers.base import unique_name
 from .layers.core import InputLayer, KerasTensor
 
@@ -48,8 +50,8 @@ class Sequential:
 
     def __init__(self, layers=None, name=None, trainable=True):
         self.name = name or unique_name("sequential")
-        self.trainable = trainable
         self._layers = []
+        self.trainable = trainable
         self._input_shape = None
         self.built = False
         self.stop_training = False
@@ -65,15 +67,35 @@ class Sequential:
     def layers(self):
         return list(self._layers)
 
+    @property
+    def trainable(self):
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value):
+        """Freezes (False) or unfreezes (True) the model and every layer in it, as Keras does."""
+        self._trainable = bool(value)
+        for layer in self._layers:
+            layer.trainable = self._trainable
+
     def add(self, layer):
-        """Appends a layer (or an `Input(...)`, which sets the input shape)."""
+        """Appends a layer (or an `Input(...)`, which sets the input shape).
+
+        Layers are shared, not copied: `Sequential(model_A.layers[:-1])` reuses model_A's layer
+        objects and weights (training one model changes the other). When the first layer
+        already knows its input (an `input_shape=` argument, or it was built) the model builds
+        at once.
+
+        Raises:
+            TypeError: if `layer` is not a layer, a Sequential model or an `Input(...)`.
+        """
         if isinstance(layer, KerasTensor):
             self._input_shape = layer.shape
         elif isinstance(layer, InputLayer):
             self._input_shape = layer._batch_input_shape
         elif isinstance(layer, (layers_module.Layer, Sequential)):
-            if not self._layers and self._input_shape is None and getattr(layer, "_batch_input_shape", None):
-                self._input_shape = layer._batch_input_shape
+            if not self._layers and self._input_shape is None:
+                self._input_shape = _known_input_shape(layer)
             self._layers.append(layer)
         else:
             raise TypeError(f"Only layers can be added to a Sequential model. Received: {layer!r}")
@@ -97,6 +119,8 @@ class Sequential:
             if not layer.built:
                 layer.build(shape)
                 layer.built = True
+            else:
+                _check_built_for(layer, shape, self.name)
             shape = tuple(layer.compute_output_shape(shape))
             self._output_shapes.append(shape)
         self.built = True
@@ -107,6 +131,11 @@ class Sequential:
         for layer in self._layers:
             shape = tuple(layer.compute_output_shape(shape))
         return shape
+
+    @property
+    def _build_input_shape(self):
+        """The input shape the model was built for, as layers record theirs."""
+        return self._input_shape if self.built else None
 
     # ---- weights ------------------------------------------------------------------------------
 
@@ -237,7 +266,10 @@ class Sequential:
         monitor = self._train_monitor  # a GradientMonitor (monitoring.py) while fit runs with one
         if monitor is not None and not monitor.begin_step():
             monitor = None
-        with GradientTape() as tape:
+        # Only the trainable weights are watched: frozen layers below the lowest trainable
+        # weight are not recorded, and no gradient is computed for any frozen weight.
+        with GradientTape(watch_accessed_variables=False) as tape:
+            tape.watch(variables)
             if monitor is None:
                 y_pred = self.call(x, training=True)
             else:
@@ -464,6 +496,26 @@ class Sequential:
         for entry in config["layers"]:
             model.add(layers_module.deserialize(entry, {"Sequential": Sequential, **(custom_objects or {})}))
         return model
+
+
+def _known_input_shape(layer):
+    """The input shape a layer declares (`input_shape=`) or was built for, or None."""
+    if isinstance(layer, Sequential):
+        return layer._input_shape
+    return getattr(layer, "_batch_input_shape", None) or getattr(layer, "_build_input_shape", None)
+
+
+def _check_built_for(layer, shape, model_name):
+    """Raises ValueError when an already-built layer with weights would receive inputs whose
+    last axis (the one its weights are sized by, as Keras's input specs check) differs from the
+    one it was built for."""
+    built_for = layer._build_input_shape
+    if built_for is None or not layer.weights or not built_for or not shape:
+        return
+    if built_for[-1] is not None and shape[-1] is not None and built_for[-1] != shape[-1]:
+        raise ValueError(f"Layer '{layer.name}' was built for inputs of shape {tuple(built_for)}, but in "
+                         f"model '{model_name}' it receives inputs of shape {tuple(shape)}. Reuse it "
+                         "where its input has the shape it was built for, or use a new layer.")
 
 
 save_model = saving.save_model

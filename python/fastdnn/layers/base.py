@@ -1,6 +1,7 @@
 """The Layer base class: argument checks in __init__, weights in build, math in call."""
 
 import collections
+import functools
 import inspect
 import re
 
@@ -60,6 +61,13 @@ class Layer:
     """
 
     activity_regularizer = None  # a regularizer of the outputs, set by layers that take one
+    _build_input_shape = None  # the input shape the layer was built for (batch dimension None)
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        build = cls.__dict__.get("build")
+        if build is not None and not getattr(build, "_records_shape", False):
+            cls.build = _recording_shape(build)
 
     def __init__(self, trainable=True, name=None, dtype=None, input_shape=None, input_dim=None,
                  batch_input_shape=None, batch_size=None, **kwargs):
@@ -138,7 +146,12 @@ class Layer:
     # ---- calling ----------------------------------------------------------------------------
 
     def build(self, input_shape):
-        """Creates the layer's weights for inputs of `input_shape` (batch dimension first)."""
+        """Creates the layer's weights for inputs of `input_shape` (batch dimension first).
+
+        Every subclass's `build` also records that shape (as `_build_input_shape`), so a model
+        made of already-built layers, such as `Sequential(model_A.layers[:-1])`, knows its input.
+        """
+        self._build_input_shape = _as_shape(input_shape)
         self.built = True
 
     def call(self, inputs, training=None):
@@ -176,6 +189,28 @@ class Layer:
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+def _as_shape(input_shape):
+    """(None, d1, d2, ...) from a build shape (the batch size is not part of what was built), or
+    None when it is not a sequence of sizes."""
+    try:
+        dims = tuple(None if d is None else int(d) for d in input_shape)
+    except (TypeError, ValueError):
+        return None
+    return (None,) + dims[1:] if dims else None
+
+
+def _recording_shape(build):
+    """Wraps a subclass's `build` so that a successful build records its input shape."""
+    @functools.wraps(build)
+    def wrapper(self, input_shape, *args, **kwargs):
+        result = build(self, input_shape, *args, **kwargs)
+        self._build_input_shape = _as_shape(input_shape)
+        return result
+
+    wrapper._records_shape = True
+    return wrapper
 
 
 _TAKES_TRAINING = {}
