@@ -70,8 +70,10 @@ def kernels(*arrays):
     Raises:
         ValueError: if some arrays are on the GPU and others in host memory.
     """
-    first = arrays[0]
-    if type(first) is np.ndarray and all(type(a) is np.ndarray or a is None for a in arrays):
+    for a in arrays:  # the common case, all NumPy, without building anything
+        if a is not None and type(a) is not np.ndarray:
+            break
+    else:
         return CPU
     devices = {on_device(a) for a in arrays if a is not None}
     if devices == {True}:
