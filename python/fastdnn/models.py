@@ -96,6 +96,13 @@ class Sequential:
             self._output_shapes.append(shape)
         self.built = True
 
+    def compute_output_shape(self, input_shape):
+        """The output shape for inputs of `input_shape`, so a Sequential can nest in another."""
+        shape = tuple(input_shape)
+        for layer in self._layers:
+            shape = tuple(layer.compute_output_shape(shape))
+        return shape
+
     # ---- weights ------------------------------------------------------------------------------
 
     @property

@@ -1,0 +1,244 @@
+"""Bounded, read-only access to HDF5 files for the Keras formats.
+
+h5py is optional: `require_h5py()` imports it or says how to install it. Reading goes through
+these helpers only, so that a hostile file cannot make fastdnn follow links out of the file,
+allocate more than the file holds, or fail with anything but a FileFormatError:
+
+* objects are reached through hard links only (no soft or external links), and datasets with
+  external or virtual storage are refused;
+* a dataset's declared size (shape × itemsize) is checked against the file's size, and its
+  shape and dtype against what the model expects, before any data is read;
+* attributes are size-checked before they are read; HDF5's own errors (truncated or corrupt
+  files raise OSError) become FileFormatError.
+"""
+
+import contextlib
+import math
+
+import numpy as np
+
+from . import _guard
+from ._guard import FileFormatError
+
+MAX_OBJECTS = 200_000  # groups and datasets walked in one file; a Sequential needs a few per layer
+MAX_NAMES = 100_000  # entries of a name-list attribute (layer_names, weight_names)
+FLOAT_ITEMSIZES = (2, 4, 8)
+
+
+def require_h5py():
+    """Imports h5py, or raises an ImportError that says how to install it."""
+    try:
+        import h5py
+    except ImportError:
+        raise ImportError("Keras `.keras` and `.h5` files are HDF5-based and need the h5py package: "
+                          "`pip install h5py` (or `pip install 'fastdnn[h5]'`). fastdnn's own "
+                          "format (any other file suffix) needs NumPy only.") from None
+    return h5py
+
+
+@contextlib.contextmanager
+def reading(what):
+    """Turns HDF5's errors on a truncated or corrupt file into FileFormatError."""
+    try:
+        yield
+    except FileFormatError:
+        raise
+    except (OSError, KeyError, ValueError, RuntimeError, TypeError, AttributeError) as e:
+        raise FileFormatError(f"{what} is truncated, corrupt or not an HDF5 file "
+                              f"({type(e).__name__}: {e}).") from None
+
+
+def open_file(source, what):
+    """An h5py.File opened read-only on a path or a binary file object."""
+    h5py = require_h5py()
+    with reading(what):
+        return h5py.File(source, "r")
+
+
+def file_size(h5file):
+    return int(h5file.id.get_filesize())
+
+
+def child(group, name, kind, what, required=True):
+    """The member `name` of `group` (a path of hard links), checked to be a Group or Dataset.
+
+    Returns None for a missing optional member.
+
+    Raises:
+        FileFormatError: for a missing required member, a soft or external link, the other
+            kind of object, or a dataset with external or virtual storage.
+    """
+    h5py = require_h5py()
+    current = group
+    for part in name.split("/"):
+        link = current.get(part, getlink=True) if isinstance(current, h5py.Group) else None
+        if link is None:
+            if required:
+                raise FileFormatError(f"{what} lacks '{current.name.rstrip('/')}/{part}'.")
+            return None
+        if not isinstance(link, h5py.HardLink):
+            raise FileFormatError(f"{what}: '{current.name.rstrip('/')}/{part}' is a "
+                                  f"{type(link).__name__}; fastdnn follows no links out of the file.")
+        current = current[part]
+    expected = h5py.Group if kind == "group" else h5py.Dataset
+    if not isinstance(current, expected):
+        raise FileFormatError(f"{what}: '{current.name}' is not a {kind}.")
+    if kind == "dataset" and (current.external or current.is_virtual):
+        raise FileFormatError(f"{what}: dataset '{current.name}' keeps its data outside the file "
+                              "(external or virtual storage), which fastdnn does not read.")
+    return current
+
+
+def declared_bytes(dataset):
+    return math.prod(int(d) for d in dataset.shape or ()) * dataset.dtype.itemsize
+
+
+def check_declared(dataset, size, what):
+    """Refuses a dataset that declares more bytes than the whole file holds."""
+    nbytes = declared_bytes(dataset)
+    if nbytes > size:
+        raise FileFormatError(f"{what}: dataset '{dataset.name}' declares shape {dataset.shape} "
+                              f"({dataset.dtype}, {nbytes:,} bytes) but the file holds {size:,} "
+                              "bytes in all: corrupt or hostile.")
+    return nbytes
+
+
+def survey(group, what):
+    """{group path (relative to `group`): [number of datasets, floating-point elements]} for every
+    group under `group` that holds datasets, without reading any data.
+
+    Walks hard links only, at most MAX_OBJECTS objects, and refuses datasets that together
+    declare more bytes than the file holds (uncompressed data cannot; a shape bomb does), so
+    the element counts bound what reading the file can allocate.
+    """
+    h5py = require_h5py()
+    size = file_size(group.file)
+    groups, seen, declared = {}, [0], [0]
+
+    def visit(name, obj):
+        seen[0] += 1
+        if seen[0] > MAX_OBJECTS:
+            raise FileFormatError(f"{what} holds more than {MAX_OBJECTS:,} HDF5 objects; a model "
+                                  "file holds a few per layer. Corrupt or hostile.")
+        if isinstance(obj, h5py.Dataset):
+            declared[0] += check_declared(obj, size, what)
+            if declared[0] > size:
+                raise FileFormatError(f"{what}: its datasets declare {declared[0]:,} bytes or more "
+                                      f"but the file holds {size:,} bytes: corrupt or hostile.")
+            entry = groups.setdefault(name.rpartition("/")[0], [0, 0])
+            entry[0] += 1
+            if obj.dtype.kind == "f":
+                entry[1] += math.prod(int(d) for d in obj.shape or ())
+
+    with reading(what):
+        group.visititems(visit)
+    return groups
+
+
+def check_weight(dataset, expected_shape, name, what):
+    """Checks a weight dataset's dtype, shape and declared size without reading its data.
+
+    Raises:
+        FileFormatError: for a non-float dtype (ints, strings, objects, bfloat16...), another
+            shape, or more bytes than the file holds.
+    """
+    dtype = dataset.dtype
+    if dtype.kind != "f" or dtype.itemsize not in FLOAT_ITEMSIZES:
+        raise FileFormatError(f"{what}: weight '{name}' ({dataset.name}) has dtype {dtype}; "
+                              "weights are float16, float32 or float64 arrays.")
+    if tuple(dataset.shape or ()) != tuple(expected_shape):
+        raise FileFormatError(f"{what}: weight '{name}' ({dataset.name}) has shape "
+                              f"{tuple(dataset.shape or ())}; the model expects {tuple(expected_shape)}.")
+    check_declared(dataset, file_size(dataset.file), what)
+
+
+def read_weight(dataset, expected_shape, name, what):
+    """The float32 values of a weight dataset, read only after `check_weight` passes."""
+    check_weight(dataset, expected_shape, name, what)
+    with reading(what):
+        if dataset.dtype == np.float32 and dataset.shape:
+            out = np.empty(dataset.shape, np.float32)
+            dataset.read_direct(out)
+            return out
+        return np.asarray(dataset[()], dtype=np.float32)
+
+
+def read_scalar(dataset, kind, name, what):
+    """A scalar dataset (an optimizer's step count or learning rate) as an int or a float."""
+    if dataset.shape not in ((), (1,)) or dataset.dtype.kind not in kind:
+        raise FileFormatError(f"{what}: '{dataset.name}' ({name}) should be a scalar of kind "
+                              f"{'integer' if kind == 'iu' else 'float'}; it has shape "
+                              f"{dataset.shape} and dtype {dataset.dtype}.")
+    with reading(what):
+        value = np.asarray(dataset[()]).reshape(())
+    return int(value) if kind == "iu" else float(value)
+
+
+def _attribute_bytes(obj, name):
+    h5py = require_h5py()
+    try:
+        return h5py.h5a.open(obj.id, name.encode()).get_storage_size()
+    except RuntimeError:  # HDF5 reports an empty attribute's size as an error
+        return 0
+
+
+def read_text_attr(obj, name, what, required=True):
+    """A string attribute (a JSON document in Keras's files), at most MAX_CONFIG_BYTES."""
+    with reading(what):
+        if name not in obj.attrs:
+            if required:
+                raise FileFormatError(f"{what} has no '{name}' attribute: not a Keras model file.")
+            return None
+        if _attribute_bytes(obj, name) > _guard.MAX_CONFIG_BYTES:
+            raise FileFormatError(f"{what}: attribute '{name}' is larger than "
+                                  f"{_guard.MAX_CONFIG_BYTES:,} bytes. Corrupt or hostile.")
+        value = obj.attrs[name]
+    if isinstance(value, np.ndarray) and value.shape == () or isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, bytes):
+        try:
+            value = value.decode("utf-8")
+        except UnicodeDecodeError:
+            raise FileFormatError(f"{what}: attribute '{name}' is not UTF-8 text.") from None
+    if not isinstance(value, str):
+        raise FileFormatError(f"{what}: attribute '{name}' is not a string.")
+    return value
+
+
+def read_names_attr(obj, name, what):
+    """A list-of-names attribute as Keras writes it (one attribute, or chunks name0, name1...)."""
+    with reading(what):
+        if name in obj.attrs:
+            keys = [name]
+        else:  # Keras splits a long list over name0, name1, ...
+            keys = []
+            while f"{name}{len(keys)}" in obj.attrs:
+                if len(keys) >= MAX_NAMES:
+                    raise FileFormatError(f"{what}: too many '{name}' chunks in '{obj.name}'.")
+                keys.append(f"{name}{len(keys)}")
+        names = []
+        for key in keys:
+            if _attribute_bytes(obj, key) > _guard.MAX_CONFIG_BYTES:
+                raise FileFormatError(f"{what}: attribute '{key}' of '{obj.name}' is too large.")
+            values = np.asarray(obj.attrs[key])
+            if values.ndim != 1 or values.size > MAX_NAMES - len(names):
+                raise FileFormatError(f"{what}: attribute '{key}' of '{obj.name}' is not a list "
+                                      f"of at most {MAX_NAMES:,} names.")
+            names.extend(values.tolist())
+    out = []
+    for value in names:
+        if isinstance(value, bytes):
+            try:
+                value = value.decode("utf-8")
+            except UnicodeDecodeError:
+                value = None
+        if not isinstance(value, str) or not value:
+            raise FileFormatError(f"{what}: attribute '{name}' of '{obj.name}' holds a malformed "
+                                  "name (expected non-empty UTF-8 strings).")
+        out.append(value)
+    return out
+
+
+def write_names_attr(obj, name, names):
+    """Writes a list of names the way Keras does (UTF-8 bytes; an empty list as an empty array)."""
+    obj.attrs[name] = [n.encode("utf-8") for n in names] if names else np.zeros((0,), np.float64)
