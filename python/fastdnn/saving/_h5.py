@@ -104,34 +104,48 @@ def check_declared(dataset, size, what):
 
 
 def survey(group, what):
-    """{group path (relative to `group`): [number of datasets, floating-point elements]} for every
-    group under `group` that holds datasets, without reading any data.
+    """{group path (relative to `group`): [number of datasets, their elements]} for every group
+    under `group` that holds datasets, without reading any data.
 
-    Walks hard links only, at most MAX_OBJECTS objects, and refuses datasets that together
-    declare more bytes than the file holds (uncompressed data cannot; a shape bomb does), so
-    the element counts bound what reading the file can allocate.
+    Walks at most MAX_OBJECTS links, refuses soft and external links, and refuses datasets that
+    together declare more bytes than the file holds (uncompressed data cannot; a shape bomb
+    does), so the element counts bound what reading the file can allocate.
     """
     h5py = require_h5py()
     size = file_size(group.file)
-    groups, seen, declared = {}, [0], [0]
+    groups, seen, declared, problem = {}, [0], [0], []
 
     def visit(name, obj):
+        # Returns a message to stop the walk: h5py's visitors must not raise.
         seen[0] += 1
         if seen[0] > MAX_OBJECTS:
-            raise FileFormatError(f"{what} holds more than {MAX_OBJECTS:,} HDF5 objects; a model "
-                                  "file holds a few per layer. Corrupt or hostile.")
+            return (f"{what} holds more than {MAX_OBJECTS:,} HDF5 objects; a model file holds a "
+                    "few per layer. Corrupt or hostile.")
+        if isinstance(obj, (h5py.SoftLink, h5py.ExternalLink)):
+            return (f"{what}: '{group.name.rstrip('/')}/{name}' is a {type(obj).__name__}; "
+                    "fastdnn follows no links out of the file.")
+        if isinstance(obj, h5py.HardLink):
+            obj = group[name]
         if isinstance(obj, h5py.Dataset):
-            declared[0] += check_declared(obj, size, what)
+            try:
+                declared[0] += check_declared(obj, size, what)
+            except FileFormatError as e:
+                return str(e)
             if declared[0] > size:
-                raise FileFormatError(f"{what}: its datasets declare {declared[0]:,} bytes or more "
-                                      f"but the file holds {size:,} bytes: corrupt or hostile.")
+                return (f"{what}: its datasets declare {declared[0]:,} bytes or more but the file "
+                        f"holds {size:,} bytes: corrupt or hostile.")
             entry = groups.setdefault(name.rpartition("/")[0], [0, 0])
             entry[0] += 1
-            if obj.dtype.kind == "f":
-                entry[1] += math.prod(int(d) for d in obj.shape or ())
+            entry[1] += math.prod(int(d) for d in obj.shape or ())
+        return None
 
     with reading(what):
-        group.visititems(visit)
+        if hasattr(group, "visititems_links"):  # h5py >= 3.11: links too, so soft links are seen
+            problem = group.visititems_links(visit)
+        else:
+            problem = group.visititems(visit)
+    if problem is not None:
+        raise FileFormatError(problem)
     return groups
 
 

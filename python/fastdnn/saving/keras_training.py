@@ -77,7 +77,7 @@ def optimizer_to_keras(optimizer, legacy=False):
             raise ValueError(f"The learning rate of optimizer '{optimizer.name}' is {lr!r}; a Keras "
                              f"file can hold a number or one of {', '.join(_SCHEDULES)}.")
         config["learning_rate"] = _wrap("keras.optimizers.schedules", type(lr).__name__,
-                                        lr.get_config(), legacy)
+                                        lr.get_config(), False)  # nested: full form in .h5 too
     return _wrap("keras.optimizers", name, config, legacy)
 
 

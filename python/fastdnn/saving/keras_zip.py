@@ -96,13 +96,13 @@ class _Archive:
         info = self.zip.getinfo(name)
         if info.flag_bits & 0x1:
             raise FileFormatError(f"{self.what}: member '{name}' is encrypted.")
-        if info.file_size > limit:
-            raise FileFormatError(f"{self.what}: member '{name}' declares {info.file_size:,} bytes; "
-                                  f"at most {limit:,} are accepted. Corrupt or hostile.")
         if info.file_size > RATIO_FLOOR and info.file_size > MAX_RATIO * info.compress_size:
             raise FileFormatError(
                 f"{self.what}: member '{name}' declares {info.file_size:,} bytes but stores "
                 f"{info.compress_size:,} (ratio over {MAX_RATIO}:1): a zip bomb, refused.")
+        if info.file_size > limit:
+            raise FileFormatError(f"{self.what}: member '{name}' declares {info.file_size:,} bytes; "
+                                  f"at most {limit:,} are accepted. Corrupt or hostile.")
         try:
             with self.zip.open(info) as member:
                 data = member.read(info.file_size + 1)
