@@ -16,13 +16,17 @@ from _tolerances import KERAS_PREDICT_ATOL, KERAS_STEP_ATOL
 from chapter_models import bn_after_activation
 from fastdnn.saving import FileFormatError, keras_config, keras_training
 
-h5py = pytest.importorskip("h5py")
-
 FORMATS = [".keras", ".h5"]
 
 
 @pytest.fixture(scope="module")
-def keras():
+def h5py():
+    """h5py, which every Keras file needs; tests that write or read one skip without it."""
+    return pytest.importorskip("h5py")
+
+
+@pytest.fixture(scope="module")
+def keras(h5py):
     os.environ.setdefault("KERAS_BACKEND", "numpy")
     return pytest.importorskip("keras", minversion="3.0")
 
@@ -139,7 +143,7 @@ def test_fastdnn_file_loads_in_keras(keras, tmp_path, case, suffix):
     assert _layer_configs(theirs) == _layer_configs(_model(keras, case))
 
 
-def test_layer_keys_follow_keras_naming(keras, tmp_path):
+def test_layer_keys_follow_keras_naming(keras, h5py, tmp_path):
     """Keras names a weights file's groups by class and position, not by the layers' names."""
     model = fastdnn.Sequential([fastdnn.Input(shape=[3]), fastdnn.layers.Dense(2, name="first"),
                                 fastdnn.layers.PReLU(name="p"), fastdnn.layers.Dense(2, name="x"),
@@ -222,11 +226,13 @@ def _gradients(model, step):
     return [rng.standard_normal(tuple(v.shape)).astype(np.float32) for v in model.trainable_weights]
 
 
-def _keras_optimizer_of_h5(keras, model, path):
+def _keras_optimizer_of_h5(model, path):
     """Keras 3.15's legacy loader builds the optimizer over no variables (`model._trainable_variables`
     of a Sequential is empty), so it cannot resume from any `.h5` file, its own included. This does
     what that loader means to do: build over the model's variables, then set the saved values in
     the file's order."""
+    import h5py
+
     optimizer = type(model.optimizer).from_config(model.optimizer.get_config())
     optimizer.build(model.trainable_variables)
     with h5py.File(path, "r") as f:
@@ -237,7 +243,7 @@ def _keras_optimizer_of_h5(keras, model, path):
 
 
 def _keras_optimizer(keras, model, path):
-    return _keras_optimizer_of_h5(keras, model, path) if str(path).endswith(".h5") else model.optimizer
+    return _keras_optimizer_of_h5(model, path) if str(path).endswith(".h5") else model.optimizer
 
 
 def _assert_same_state(ours, optimizer):
@@ -335,7 +341,7 @@ def test_decay_becomes_keras_inverse_time_decay(keras, tmp_path):
 # ---- fastdnn's own round trip ------------------------------------------------------------------
 
 @pytest.mark.parametrize("suffix", FORMATS)
-def test_chapter_bn_model_round_trip_is_bit_identical(tmp_path, suffix):
+def test_chapter_bn_model_round_trip_is_bit_identical(h5py, tmp_path, suffix):
     fastdnn.utils.set_random_seed(42)
     model = bn_after_activation()
     model.compile(loss="sparse_categorical_crossentropy", optimizer=fastdnn.optimizers.Nadam(1e-3),
@@ -361,7 +367,7 @@ def test_chapter_bn_model_round_trip_is_bit_identical(tmp_path, suffix):
         assert np.array_equal(a, b)
 
 
-def test_include_optimizer_false_saves_an_uncompiled_model(tmp_path):
+def test_include_optimizer_false_saves_an_uncompiled_model(h5py, tmp_path):
     model = _optimizer_model(fastdnn, "adam")
     for suffix in FORMATS:
         model.save(tmp_path / f"m{suffix}", include_optimizer=False)
@@ -370,7 +376,7 @@ def test_include_optimizer_false_saves_an_uncompiled_model(tmp_path):
         assert all(np.array_equal(a, b) for a, b in zip(loaded.get_weights(), model.get_weights()))
 
 
-def test_compile_false_skips_the_optimizer(tmp_path):
+def test_compile_false_skips_the_optimizer(h5py, tmp_path):
     model = _optimizer_model(fastdnn, "nadam")
     for suffix in FORMATS:
         model.save(tmp_path / f"m{suffix}")
@@ -384,7 +390,7 @@ def _assert_nothing_written(tmp_path, before):
 
 
 @pytest.mark.parametrize("name", ["model.keras", "model.h5", "model.weights.h5", "model.hdf5"])
-def test_rrelu_is_refused_before_anything_is_written(tmp_path, name):
+def test_rrelu_is_refused_before_anything_is_written(h5py, tmp_path, name):
     model = fastdnn.Sequential([fastdnn.Input(shape=[4]), fastdnn.layers.Dense(3),
                                 fastdnn.layers.RReLU(name="noisy"), fastdnn.layers.Dense(2)])
     before = sorted(p.name for p in tmp_path.iterdir())
@@ -406,7 +412,7 @@ def test_rrelu_is_refused_before_anything_is_written(tmp_path, name):
     (lambda: fastdnn.layers.Dense(2, kernel_constraint=lambda w: w), "`kernel_constraint` of layer 'bad'"),
     (lambda: fastdnn.layers.Dropout(0.5, seed=fastdnn.random.SeedGenerator(1)), "seed of layer 'bad'"),
 ])
-def test_objects_keras_cannot_rebuild_are_refused(tmp_path, make, match):
+def test_objects_keras_cannot_rebuild_are_refused(h5py, tmp_path, make, match):
     layer = make()
     layer.name = "bad"
     model = fastdnn.Sequential([fastdnn.Input(shape=[4]), layer])
@@ -416,7 +422,7 @@ def test_objects_keras_cannot_rebuild_are_refused(tmp_path, make, match):
     assert not list(tmp_path.iterdir())
 
 
-def test_repeated_layer_names_are_refused(tmp_path):
+def test_repeated_layer_names_are_refused(h5py, tmp_path):
     model = fastdnn.Sequential([fastdnn.Input(shape=[4]), fastdnn.layers.Dense(3, name="d"),
                                 fastdnn.layers.Dense(3, name="d")])
     with pytest.raises(ValueError, match="two layers named 'd'"):
@@ -425,7 +431,7 @@ def test_repeated_layer_names_are_refused(tmp_path):
 
 def test_without_h5py_the_error_says_how_to_install_it(tmp_path, monkeypatch):
     model = _optimizer_model(fastdnn, "adam")
-    model.save(tmp_path / "m.keras")
+    (tmp_path / "m.keras").write_bytes(b"never opened")
     monkeypatch.setitem(sys.modules, "h5py", None)  # `import h5py` now raises ImportError
     for call in (lambda: model.save(tmp_path / "n.keras"), lambda: model.save(tmp_path / "n.h5"),
                  lambda: model.save_weights(tmp_path / "n.weights.h5"),
@@ -433,7 +439,7 @@ def test_without_h5py_the_error_says_how_to_install_it(tmp_path, monkeypatch):
                  lambda: model.load_weights(tmp_path / "m.keras")):
         with pytest.raises(ImportError, match=r"pip install h5py.*fastdnn\[h5\]"):
             call()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.keras"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.keras"]  # nothing written
     model.save(tmp_path / "m.fdnn")  # fastdnn's own format needs NumPy only
     assert fastdnn.models.load_model(tmp_path / "m.fdnn").count_params() == model.count_params()
 
@@ -523,7 +529,7 @@ def test_keras_optimizer_settings_fastdnn_lacks_are_refused(change, key):
         keras_training.optimizer_from_keras({"class_name": "Adam", "config": {**config, **change}}, "test")
 
 
-def test_keras_refusals_reach_load_model(tmp_path):
+def test_keras_refusals_reach_load_model(h5py, tmp_path):
     """A real file with a setting fastdnn lacks fails as FileFormatError naming the key."""
     model = _optimizer_model(fastdnn, "adam")
     path = tmp_path / "m.keras"

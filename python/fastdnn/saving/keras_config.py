@@ -67,6 +67,15 @@ def to_keras(model, legacy=False):
         legacy: the `.h5` form (entries hold class_name and config only, as Keras writes them
             into `model_config`) instead of the `.keras` form.
 
+    Example:
+        >>> import fastdnn
+        >>> model = fastdnn.Sequential([fastdnn.Input(shape=[4]), fastdnn.layers.Dense(2)])
+        >>> config = to_keras(model)
+        >>> [entry["class_name"] for entry in config["config"]["layers"]]
+        ['InputLayer', 'Dense']
+        >>> config["config"]["layers"][1]["config"]["dtype"]["class_name"]
+        'DTypePolicy'
+
     Raises:
         ValueError: for a layer or an object Keras 3 cannot rebuild, or repeated layer names.
     """
@@ -188,6 +197,19 @@ def _object_to_keras(value, key, layer):
 
 def from_keras(entry, custom_objects, what):
     """fastdnn's {"class_name", "config"} for a Keras 3 (or legacy `.h5`) model config.
+
+    Args:
+        entry: the model's Keras config (config.json, or the `model_config` attribute).
+        custom_objects: dict name -> class for layers and models of the user's own.
+        what: the file, for messages.
+
+    Example:
+        >>> bn = {"module": "keras.layers", "class_name": "BatchNormalization",
+        ...       "config": {"name": "bn", "renorm": True}, "registered_name": None}
+        >>> from_keras({"class_name": "Sequential", "config": {"layers": [bn]}}, None, "f")
+        Traceback (most recent call last):
+        ...
+        fastdnn.saving._guard.FileFormatError: f: layer 'bn' (BatchNormalization) sets renorm=True, which fastdnn does not support (it supports renorm=False).
 
     Raises:
         FileFormatError: for a malformed config, a Keras class fastdnn lacks, or a Keras-only

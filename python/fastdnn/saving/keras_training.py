@@ -193,7 +193,16 @@ def _has_lr_variable(optimizer):
 
 def layout(optimizer, count):
     """Keras's optimizer variables for `count` trainable weights, in order: ("iteration", None),
-    ("learning_rate", None), (slot name, weight index) ..., ("u_product", None)."""
+    ("learning_rate", None), (slot name, weight index) ..., ("u_product", None).
+
+    Example:
+        >>> from fastdnn import optimizers
+        >>> layout(optimizers.Nadam(), 2)  # doctest: +NORMALIZE_WHITESPACE
+        [('iteration', None), ('learning_rate', None), ('momentum', 0), ('velocity', 0),
+         ('momentum', 1), ('velocity', 1), ('u_product', None)]
+        >>> layout(optimizers.RMSprop(momentum=0.9), 2)[2:]
+        [('velocity', 0), ('velocity', 1), ('momentum', 0), ('momentum', 1)]
+    """
     entries = [("iteration", None)]
     if _has_lr_variable(optimizer):
         entries.append(("learning_rate", None))
@@ -204,13 +213,6 @@ def layout(optimizer, count):
     if isinstance(optimizer, optimizers.Nadam):
         entries.append(("u_product", None))
     return entries
-
-
-def variable_name(optimizer, entry, variables, prefix):
-    slot, index = entry
-    if index is None:
-        return f"{optimizer.name}/{slot}"
-    return f"{optimizer.name}/{prefix}_{variables[index].name.replace('/', '_')}_{slot}"
 
 
 def optimizer_arrays(optimizer, variables):
