@@ -43,7 +43,8 @@ def _layers(k, case):
                                   bias_regularizer=R.l2(0.03), kernel_constraint=C.max_norm(2.0),
                                   bias_constraint=C.non_neg())],
         "dense_no_bias": lambda: [L.Dense(5, use_bias=False, activation="swish",
-                                          kernel_initializer=I.VarianceScaling(2.0, "fan_out", "uniform"),
+                                          kernel_initializer=I.VarianceScaling(2.0, "fan_out",
+                                                                               "uniform"),
                                           kernel_constraint=C.min_max_norm(0.5, 1.5, 0.8))],
         "activation": lambda: [L.Activation("selu")],
         "batch_normalization": lambda: [L.BatchNormalization(
@@ -303,12 +304,14 @@ def test_unbuilt_keras_optimizer_restores_the_step_count(keras, tmp_path):
     ours = fastdnn.models.load_model(path)
     assert ours.optimizer.iterations == 0
     assert ours.optimizer.learning_rate == pytest.approx(0.02, rel=1e-7)
-    assert all(not s.any() for s in ours.optimizer.get_state(ours.trainable_weights)["slots"]["velocity"])
+    slots = ours.optimizer.get_state(ours.trainable_weights)["slots"]
+    assert all(not s.any() for s in slots["momentum"] + slots["velocity"])
 
 
 def test_compile_settings_both_ways(keras, tmp_path):
     ours = _optimizer_model(fastdnn, fastdnn.optimizers.RMSprop(0.003, rho=0.8, clipnorm=1.5))
-    ours.compile(optimizer=ours.optimizer, loss=fastdnn.losses.SparseCategoricalCrossentropy(from_logits=True),
+    ours.compile(optimizer=ours.optimizer,
+                 loss=fastdnn.losses.SparseCategoricalCrossentropy(from_logits=True),
                  metrics=["accuracy", fastdnn.metrics.SparseCategoricalAccuracy(name="acc2")])
     for suffix in FORMATS:
         path = tmp_path / f"model{suffix}"
@@ -408,8 +411,10 @@ def test_rrelu_is_refused_before_anything_is_written(h5py, tmp_path, name):
 @pytest.mark.parametrize("make, match", [
     (lambda: fastdnn.layers.Dense(2, activation=lambda x: x), "activation of layer 'bad' .*named"),
     (lambda: fastdnn.layers.Dense(2, activation="gelu"), "gelu.*tanh approximation"),
-    (lambda: fastdnn.layers.Dense(2, kernel_regularizer=lambda w: 0.0), "`kernel_regularizer` of layer 'bad'"),
-    (lambda: fastdnn.layers.Dense(2, kernel_constraint=lambda w: w), "`kernel_constraint` of layer 'bad'"),
+    (lambda: fastdnn.layers.Dense(2, kernel_regularizer=lambda w: 0.0),
+     "`kernel_regularizer` of layer 'bad'"),
+    (lambda: fastdnn.layers.Dense(2, kernel_constraint=lambda w: w),
+     "`kernel_constraint` of layer 'bad'"),
     (lambda: fastdnn.layers.Dropout(0.5, seed=fastdnn.random.SeedGenerator(1)), "seed of layer 'bad'"),
 ])
 def test_objects_keras_cannot_rebuild_are_refused(h5py, tmp_path, make, match):
@@ -467,7 +472,8 @@ def _keras_bn(**extra):
 
 
 def _keras_model(*layers, **extra):
-    config = {"name": "sequential", "trainable": True, "dtype": dict(keras_config.POLICY, shared_object_id=1),
+    config = {"name": "sequential", "trainable": True,
+              "dtype": dict(keras_config.POLICY, shared_object_id=1),
               "layers": [{"module": "keras.layers", "class_name": "InputLayer", "registered_name": None,
                           "config": {"batch_shape": [None, 4], "dtype": "float32", "sparse": False,
                                      "ragged": False, "name": "input_layer", "optional": False}},
@@ -481,7 +487,8 @@ def test_no_op_keras_keys_are_accepted():
         _keras_dense(lora_rank=None, lora_alpha=None), _keras_bn(renorm_clipping={"rmax": 3}),
         {"class_name": "Flatten", "config": {"data_format": "channels_last"}}), None, "test")
     model = fastdnn.Sequential.from_config(config["config"])
-    assert [type(layer).__name__ for layer in model.layers] == ["Dense", "BatchNormalization", "Flatten"]
+    assert [type(layer).__name__ for layer in model.layers] == ["Dense", "BatchNormalization",
+                                                                 "Flatten"]
     assert model.count_params() == 4 * 2 + 2 + 4 * 2
 
 
@@ -496,7 +503,8 @@ def test_no_op_keras_keys_are_accepted():
      "input_axes"),
     (_keras_dense(something_new=1), "something_new"),
     (_keras_bn(renorm=True), "renorm"),
-    (_keras_bn(activity_regularizer={"class_name": "L2", "config": {"l2": 0.1}}), "activity_regularizer"),
+    (_keras_bn(activity_regularizer={"class_name": "L2", "config": {"l2": 0.1}}),
+     "activity_regularizer"),
     ({"class_name": "Flatten", "config": {"data_format": "channels_first"}}, "channels_first"),
     ({"class_name": "Lambda", "config": {"function": "x"}}, "Lambda"),
     ({"class_name": "Conv2D", "config": {"name": "conv"}}, "conv.*Conv2D"),
@@ -526,7 +534,8 @@ def test_keras_optimizer_settings_fastdnn_lacks_are_refused(change, key):
     accepted = keras_training.optimizer_from_keras({"class_name": "Adam", "config": config}, "test")
     assert fastdnn.optimizers.deserialize(accepted).beta_1 == 0.9
     with pytest.raises(FileFormatError, match=key):
-        keras_training.optimizer_from_keras({"class_name": "Adam", "config": {**config, **change}}, "test")
+        keras_training.optimizer_from_keras({"class_name": "Adam", "config": {**config, **change}},
+                                            "test")
 
 
 def test_keras_refusals_reach_load_model(h5py, tmp_path):
@@ -544,3 +553,64 @@ def test_keras_refusals_reach_load_model(h5py, tmp_path):
             archive.writestr(name, data)
     with pytest.raises(FileFormatError, match=r"layer 'batch_normalization.*renorm=True"):
         fastdnn.models.load_model(path)
+
+
+@pytest.mark.parametrize("suffix", FORMATS)
+def test_chapter_transfer_learning_through_keras_files(keras, tmp_path, suffix):
+    """The chapter's transfer learning: model A comes from a Keras file, its layers are reused
+    frozen under a new head, and the result goes back to Keras with its frozen layers and
+    optimizer state."""
+    model_a = keras.Sequential([keras.Input(shape=(2, 3)), keras.layers.Flatten(),
+                                keras.layers.Dense(8, activation="selu"),
+                                keras.layers.BatchNormalization(), keras.layers.Dense(4)])
+    _randomize(model_a.weights, 11)
+    model_a.compile(loss="sparse_categorical_crossentropy", optimizer="sgd")
+    model_a.save(tmp_path / f"my_model_A{suffix}")
+
+    model_a = fastdnn.models.load_model(tmp_path / f"my_model_A{suffix}")
+    model_b_on_a = fastdnn.models.Sequential(model_a.layers[:-1])
+    model_b_on_a.add(fastdnn.layers.Dense(1, activation="sigmoid", name="head"))  # "dense" is A's
+    for layer in model_b_on_a.layers[:-1]:
+        layer.trainable = False
+    model_b_on_a.compile(loss="binary_crossentropy", optimizer=fastdnn.optimizers.Adam(0.01),
+                         metrics=["accuracy"])
+    x = _data(n=64)
+    y = (x.sum(axis=(1, 2)) > 0).astype(np.float32)
+    model_b_on_a.fit(x, y, epochs=2, verbose=0)
+    model_b_on_a.save(tmp_path / f"my_model_B_on_A{suffix}")
+
+    theirs = keras.models.load_model(tmp_path / f"my_model_B_on_A{suffix}")
+    assert [layer.trainable for layer in theirs.layers] == [False, False, False, True]
+    assert len(theirs.trainable_variables) == 2
+    np.testing.assert_allclose(np.asarray(theirs.predict(x, verbose=0)),
+                               model_b_on_a.predict(x, verbose=0), rtol=0, atol=KERAS_PREDICT_ATOL)
+    _assert_same_state(model_b_on_a,
+                       _keras_optimizer(keras, theirs, tmp_path / f"my_model_B_on_A{suffix}"))
+    back = fastdnn.models.load_model(tmp_path / f"my_model_B_on_A{suffix}")
+    assert [layer.trainable for layer in back.layers] == [False, False, False, True]
+    assert all(np.array_equal(a, b) for a, b in zip(back.get_weights(), model_b_on_a.get_weights()))
+
+
+def test_model_without_input_shape_is_refused(h5py, tmp_path):
+    model = fastdnn.Sequential([fastdnn.layers.Dense(2)])
+    model.layers[0].build((None, 3))
+    with pytest.raises(ValueError, match="has weights but no known input shape"):
+        model.save(tmp_path / "m.keras")
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("name, weights_only", [("ckpt.keras", False), ("ckpt.h5", False),
+                                                ("ckpt.weights.h5", True), ("ckpt.h5", True)])
+def test_model_checkpoint_writes_keras_files(h5py, tmp_path, name, weights_only):
+    model = _optimizer_model(fastdnn, "nadam")
+    x = np.random.default_rng(0).standard_normal((40, 4)).astype(np.float32)
+    y = np.arange(40) % 3
+    model.fit(x, y, epochs=2, verbose=0, validation_data=(x, y), callbacks=[
+        fastdnn.callbacks.ModelCheckpoint(str(tmp_path / name), save_weights_only=weights_only)])
+    if weights_only:
+        loaded = _optimizer_model(fastdnn, "nadam")
+        loaded.load_weights(tmp_path / name)
+    else:
+        loaded = fastdnn.models.load_model(tmp_path / name)
+        assert loaded.optimizer.iterations == model.optimizer.iterations == 4
+    assert all(np.array_equal(a, b) for a, b in zip(loaded.get_weights(), model.get_weights()))

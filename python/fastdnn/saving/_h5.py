@@ -162,7 +162,8 @@ def check_weight(dataset, expected_shape, name, what):
                               "weights are float16, float32 or float64 arrays.")
     if tuple(dataset.shape or ()) != tuple(expected_shape):
         raise FileFormatError(f"{what}: weight '{name}' ({dataset.name}) has shape "
-                              f"{tuple(dataset.shape or ())}; the model expects {tuple(expected_shape)}.")
+                              f"{tuple(dataset.shape or ())}; the model expects "
+                              f"{tuple(expected_shape)}.")
     check_declared(dataset, file_size(dataset.file), what)
 
 

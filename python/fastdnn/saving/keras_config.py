@@ -105,7 +105,13 @@ def _check_names(model):
 
 def _sequential(model, legacy):
     shape = model._input_shape
-    shapes = ([shape] + model._output_shapes[:-1]) if model.built and model.layers else [None] * len(model.layers)
+    if shape is None and model.weights:
+        raise ValueError(f"Model '{model.name}' has weights but no known input shape, which a Keras "
+                         "file needs to rebuild it: call it on data, or model.build(input_shape), "
+                         "before saving.")
+    shapes = [None] * len(model.layers)
+    if model.built and model.layers:  # each layer's input shape, for its build_config
+        shapes = [shape] + model._output_shapes[:-1]
     entries = []
     if shape is not None:
         entries.append(_entry("InputLayer", "keras.layers", {
@@ -117,7 +123,8 @@ def _sequential(model, legacy):
         else:
             entries.append(_entry(type(layer).__name__, "keras.layers", _layer_to_keras(layer), legacy,
                                   input_shape if layer.weights else None))
-    config = {"name": model.name, "trainable": model.trainable, "dtype": dict(POLICY), "layers": entries}
+    config = {"name": model.name, "trainable": model.trainable, "dtype": dict(POLICY),
+              "layers": entries}
     if shape is not None:
         config["build_input_shape"] = list(shape)
     return _entry("Sequential", "keras", config, legacy, shape)
@@ -207,9 +214,10 @@ def from_keras(entry, custom_objects, what):
         >>> bn = {"module": "keras.layers", "class_name": "BatchNormalization",
         ...       "config": {"name": "bn", "renorm": True}, "registered_name": None}
         >>> from_keras({"class_name": "Sequential", "config": {"layers": [bn]}}, None, "f")
+        ... # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        fastdnn.saving._guard.FileFormatError: f: layer 'bn' (BatchNormalization) sets renorm=True, which fastdnn does not support (it supports renorm=False).
+        fastdnn.saving._guard.FileFormatError: f: layer 'bn' (BatchNormalization) sets renorm=True, ...
 
     Raises:
         FileFormatError: for a malformed config, a Keras class fastdnn lacks, or a Keras-only

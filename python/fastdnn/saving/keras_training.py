@@ -258,7 +258,8 @@ def restore_state(model, datasets, what, strict=True):
     entries = entries[:len(datasets)]
     for (slot, index), dataset in zip(entries, datasets):  # check everything before reading
         if index is not None:
-            _h5.check_weight(dataset, variables[index].shape, f"{slot} of {variables[index].name}", what)
+            _h5.check_weight(dataset, variables[index].shape, f"{slot} of {variables[index].name}",
+                             what)
     state = optimizer.get_state(variables)
     learning_rate = None
     for (slot, index), dataset in zip(entries, datasets):
@@ -277,6 +278,7 @@ def restore_state(model, datasets, what, strict=True):
     try:
         optimizer.set_state(variables, state)
     except ValueError as e:
-        raise FileFormatError(f"{what}: the saved optimizer state does not fit the model ({e}).") from None
+        raise FileFormatError(f"{what}: the saved optimizer state does not fit the model "
+                              f"({e}).") from None
     if learning_rate is not None:
         optimizer.learning_rate = learning_rate

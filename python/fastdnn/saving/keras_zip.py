@@ -132,7 +132,8 @@ def load_model(filepath, custom_objects=None, compile=True):
     archive = _Archive(filepath)
     what = archive.what
     try:
-        config = _guard.parse_json(archive.read(CONFIG, _guard.MAX_CONFIG_BYTES), f"{what} ('{CONFIG}')")
+        config = _guard.parse_json(archive.read(CONFIG, _guard.MAX_CONFIG_BYTES),
+                                   f"{what} ('{CONFIG}')")
         if not isinstance(config, dict):
             raise FileFormatError(f"{what}: '{CONFIG}' is not a JSON object.")
         h5file, groups = archive.weights()
