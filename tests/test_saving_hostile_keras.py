@@ -427,3 +427,46 @@ def test_hostile_files_keep_the_process_small(tmp_path, good_keras, good_h5):
                              *map(str, huge)], capture_output=True, text=True, env=env, timeout=120)
     assert result.returncode == 0, result.stderr
     assert int(result.stdout.strip().splitlines()[-1]) < MEMORY_LIMIT
+
+
+HEAP_CHILD = textwrap.dedent("""
+    import sys
+    import fastdnn
+    from fastdnn.saving import FileFormatError
+    for path in sys.argv[1:]:
+        try:
+            fastdnn.models.load_model(path)
+            raise SystemExit("loaded " + path)
+        except FileFormatError as e:
+            print(e)
+""")
+
+
+def _stall_global_heap(data):
+    """The file's bytes with the first object of its first global heap collection made a
+    zero-size free-space object: HDF5's own walk over the collection would never end."""
+    data = bytearray(data)
+    at = data.find(b"GCOL\x01\x00\x00\x00")
+    assert at >= 0
+    data[at + 16:at + 18] = b"\x00\x00"  # object index 0: free space, which advances by its size
+    data[at + 24:at + 32] = bytes(8)     # of 0 bytes
+    return bytes(data)
+
+
+def test_corrupt_global_heap_is_refused_instead_of_hanging_hdf5(tmp_path, good_keras, good_h5):
+    """Keras's configs and name lists are HDF5 variable-length strings in a global heap; a
+    corrupt heap would hang HDF5 itself (so this runs in a child with a time limit)."""
+    h5_path = tmp_path / "stall.h5"
+    h5_path.write_bytes(_stall_global_heap(good_h5.read_bytes()))
+    members = _members(good_keras)
+    weights = members["model.weights.h5"]  # its groups' "name" attributes live in a global heap
+    keras_path = _write_zip(tmp_path / "stall.keras", dict(
+        members, **{"model.weights.h5": _stall_global_heap(weights)}).items())
+    script = tmp_path / "child.py"
+    script.write_text(HEAP_CHILD)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    result = subprocess.run([sys.executable, str(script), str(h5_path), str(keras_path)],
+                            capture_output=True, text=True, env=env, timeout=60)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 2 and all("global heap at byte" in line for line in lines), lines

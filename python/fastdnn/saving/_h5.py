@@ -13,7 +13,10 @@ allocate more than the file holds, or fail with anything but a FileFormatError:
 """
 
 import contextlib
+import io
 import math
+import mmap
+import os
 
 import numpy as np
 
@@ -49,10 +52,68 @@ def reading(what):
 
 
 def open_file(source, what):
-    """An h5py.File opened read-only on a path or a binary file object."""
+    """An h5py.File opened read-only on the bytes of a file (in memory) or an open binary file,
+    after `check_global_heaps` has passed on its bytes."""
     h5py = require_h5py()
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        check_global_heaps(source, what)
+        source = io.BytesIO(source)
+    elif os.fstat(source.fileno()).st_size:
+        with mmap.mmap(source.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            check_global_heaps(data, what)
     with reading(what):
         return h5py.File(source, "r")
+
+
+_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+_GCOL = b"GCOL\x01\x00\x00\x00"  # a global heap collection: signature, version 1, reserved
+
+
+def check_global_heaps(data, what):
+    """Checks every global heap collection in an HDF5 file's bytes the way HDF5 walks it.
+
+    HDF5 keeps variable-length strings (Keras's configs and name lists) in global heap
+    collections, and its walk over a collection's objects (H5HG cache deserialize) never ends
+    when an object's size is zero where it advances by that size: a corrupt file hangs
+    HDF5 for good. This walk refuses such a collection first.
+
+    Layout: "GCOL", version 1, 3 reserved bytes, collection size (L bytes), then objects: index
+    (2 bytes), reference count (2), reserved (4), size (L), data padded to 8 bytes; index 0 is
+    the free space, whose size includes its header. L is the superblock's "size of lengths".
+
+    Raises:
+        FileFormatError: for a collection or object that runs past its end or does not advance.
+    """
+    size = len(data)
+    base = 0  # the superblock: at 0, or after a user block of 512, 1024, 2048... bytes
+    while base + 16 <= size and bytes(data[base:base + 8]) != _SIGNATURE:
+        base = max(512, 2 * base)
+    if base + 16 > size:
+        return  # no HDF5 signature: h5py's own open reports it
+
+    def number(offset, width):
+        return int.from_bytes(data[offset:offset + width], "little")
+
+    length_size = data[base + 14] if data[base + 8] in (0, 1) else data[base + 10]
+    if length_size not in (2, 4, 8, 16):
+        raise FileFormatError(f"{what}: the HDF5 superblock declares {length_size}-byte lengths.")
+    header = 8 + length_size
+    at = data.find(_GCOL)
+    while at >= 0:
+        end = at + number(at + 8, length_size)
+        if end > size or end < at + header:
+            raise FileFormatError(f"{what}: the HDF5 global heap at byte {at:,} runs past the end "
+                                  "of the file (truncated or corrupt).")
+        p = at + header
+        while p + header <= end:  # HDF5 takes a shorter tail as free space
+            index, length = number(p, 2), number(p + 8, length_size)
+            need = header + (length + 7) // 8 * 8 if index else length
+            if need <= 0 or need > end - p:
+                raise FileFormatError(f"{what}: the HDF5 global heap at byte {at:,} holds an "
+                                      f"object of {length:,} bytes at byte {p:,} that does not fit "
+                                      "it (corrupt).")
+            p += need
+        at = data.find(_GCOL, at + 1)
 
 
 def file_size(h5file):
@@ -69,23 +130,25 @@ def child(group, name, kind, what, required=True):
             kind of object, or a dataset with external or virtual storage.
     """
     h5py = require_h5py()
-    current = group
-    for part in name.split("/"):
-        link = current.get(part, getlink=True) if isinstance(current, h5py.Group) else None
-        if link is None:
-            if required:
-                raise FileFormatError(f"{what} lacks '{current.name.rstrip('/')}/{part}'.")
-            return None
-        if not isinstance(link, h5py.HardLink):
-            raise FileFormatError(f"{what}: '{current.name.rstrip('/')}/{part}' is a "
-                                  f"{type(link).__name__}; fastdnn follows no links out of the file.")
-        current = current[part]
-    expected = h5py.Group if kind == "group" else h5py.Dataset
-    if not isinstance(current, expected):
-        raise FileFormatError(f"{what}: '{current.name}' is not a {kind}.")
-    if kind == "dataset" and (current.external or current.is_virtual):
-        raise FileFormatError(f"{what}: dataset '{current.name}' keeps its data outside the file "
-                              "(external or virtual storage), which fastdnn does not read.")
+    with reading(what):
+        current = group
+        for part in name.split("/"):
+            link = current.get(part, getlink=True) if isinstance(current, h5py.Group) else None
+            if link is None:
+                if required:
+                    raise FileFormatError(f"{what} lacks '{current.name.rstrip('/')}/{part}'.")
+                return None
+            if not isinstance(link, h5py.HardLink):
+                raise FileFormatError(f"{what}: '{current.name.rstrip('/')}/{part}' is a "
+                                      f"{type(link).__name__}; fastdnn follows no links out of the "
+                                      "file.")
+            current = current[part]
+        expected = h5py.Group if kind == "group" else h5py.Dataset
+        if not isinstance(current, expected):
+            raise FileFormatError(f"{what}: '{current.name}' is not a {kind}.")
+        if kind == "dataset" and (current.external or current.is_virtual):
+            raise FileFormatError(f"{what}: dataset '{current.name}' keeps its data outside the "
+                                  "file (external or virtual storage), which fastdnn does not read.")
     return current
 
 
@@ -107,45 +170,42 @@ def survey(group, what):
     """{group path (relative to `group`): [number of datasets, their elements]} for every group
     under `group` that holds datasets, without reading any data.
 
-    Walks at most MAX_OBJECTS links, refuses soft and external links, and refuses datasets that
-    together declare more bytes than the file holds (uncompressed data cannot; a shape bomb
+    Walks the tree itself (h5py's visitors turn errors inside them into SystemError), at most
+    MAX_OBJECTS links and each group once, refuses soft and external links, and refuses datasets
+    that together declare more bytes than the file holds (uncompressed data cannot; a shape bomb
     does), so the element counts bound what reading the file can allocate.
     """
     h5py = require_h5py()
     size = file_size(group.file)
-    groups, seen, declared, problem = {}, [0], [0], []
-
-    def visit(name, obj):
-        # Returns a message to stop the walk: h5py's visitors must not raise.
-        seen[0] += 1
-        if seen[0] > MAX_OBJECTS:
-            return (f"{what} holds more than {MAX_OBJECTS:,} HDF5 objects; a model file holds a "
-                    "few per layer. Corrupt or hostile.")
-        if isinstance(obj, (h5py.SoftLink, h5py.ExternalLink)):
-            return (f"{what}: '{group.name.rstrip('/')}/{name}' is a {type(obj).__name__}; "
-                    "fastdnn follows no links out of the file.")
-        if isinstance(obj, h5py.HardLink):
-            obj = group[name]
-        if isinstance(obj, h5py.Dataset):
-            try:
-                declared[0] += check_declared(obj, size, what)
-            except FileFormatError as e:
-                return str(e)
-            if declared[0] > size:
-                return (f"{what}: its datasets declare {declared[0]:,} bytes or more but the file "
-                        f"holds {size:,} bytes: corrupt or hostile.")
-            entry = groups.setdefault(name.rpartition("/")[0], [0, 0])
-            entry[0] += 1
-            entry[1] += math.prod(int(d) for d in obj.shape or ())
-        return None
-
+    groups, declared, seen = {}, 0, 0
     with reading(what):
-        if hasattr(group, "visititems_links"):  # h5py >= 3.11: links too, so soft links are seen
-            problem = group.visititems_links(visit)
-        else:
-            problem = group.visititems(visit)
-    if problem is not None:
-        raise FileFormatError(problem)
+        visited, stack = {group.id}, [("", group)]
+        while stack:
+            prefix, current = stack.pop()
+            for name in current:
+                seen += 1
+                if seen > MAX_OBJECTS:
+                    raise FileFormatError(f"{what} holds more than {MAX_OBJECTS:,} HDF5 objects; a "
+                                          "model file holds a few per layer. Corrupt or hostile.")
+                link = current.get(name, getlink=True)
+                if not isinstance(link, h5py.HardLink):
+                    raise FileFormatError(f"{what}: '{current.name.rstrip('/')}/{name}' is a "
+                                          f"{type(link).__name__}; fastdnn follows no links out of "
+                                          "the file.")
+                obj = current[name]
+                if isinstance(obj, h5py.Group):
+                    if obj.id not in visited:
+                        visited.add(obj.id)
+                        stack.append((f"{prefix}{name}/", obj))
+                elif isinstance(obj, h5py.Dataset):
+                    declared += check_declared(obj, size, what)
+                    if declared > size:
+                        raise FileFormatError(f"{what}: its datasets declare {declared:,} bytes or "
+                                              f"more but the file holds {size:,} bytes: corrupt or "
+                                              "hostile.")
+                    entry = groups.setdefault(prefix.rstrip("/"), [0, 0])
+                    entry[0] += 1
+                    entry[1] += math.prod(int(d) for d in obj.shape or ())
     return groups
 
 
@@ -197,8 +257,9 @@ def _attribute_bytes(obj, name):
         return 0
 
 
-def read_text_attr(obj, name, what, required=True):
-    """A string attribute (a JSON document in Keras's files), at most MAX_CONFIG_BYTES."""
+def read_json_attr(obj, name, what, required=True):
+    """A JSON document kept in a string attribute (Keras's model_config, training_config), at
+    most MAX_CONFIG_BYTES, parsed; None for a missing optional one."""
     with reading(what):
         if name not in obj.attrs:
             if required:
@@ -210,14 +271,11 @@ def read_text_attr(obj, name, what, required=True):
         value = obj.attrs[name]
     if isinstance(value, np.ndarray) and value.shape == () or isinstance(value, np.generic):
         value = value.item()
-    if isinstance(value, bytes):
-        try:
-            value = value.decode("utf-8")
-        except UnicodeDecodeError:
-            raise FileFormatError(f"{what}: attribute '{name}' is not UTF-8 text.") from None
-    if not isinstance(value, str):
+    if isinstance(value, str):  # h5py keeps undecodable bytes as surrogates
+        value = value.encode("utf-8", "surrogateescape")
+    if not isinstance(value, bytes):
         raise FileFormatError(f"{what}: attribute '{name}' is not a string.")
-    return value
+    return _guard.parse_json(value, f"The {name} of {what}")
 
 
 def read_names_attr(obj, name, what):
@@ -242,11 +300,11 @@ def read_names_attr(obj, name, what):
             names.extend(values.tolist())
     out = []
     for value in names:
-        if isinstance(value, bytes):
-            try:
-                value = value.decode("utf-8")
-            except UnicodeDecodeError:
-                value = None
+        try:
+            value = value.decode("utf-8") if isinstance(value, bytes) else value
+            value.encode("utf-8")  # h5py keeps undecodable bytes of a str as surrogates
+        except (UnicodeError, AttributeError):
+            value = None
         if not isinstance(value, str) or not value:
             raise FileFormatError(f"{what}: attribute '{name}' of '{obj.name}' holds a malformed "
                                   "name (expected non-empty UTF-8 strings).")

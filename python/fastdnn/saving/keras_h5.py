@@ -18,7 +18,7 @@ reads from such a name. `load_weights` reads either layout from either name.
 
 import json
 
-from . import _guard, _h5, keras_config, keras_training, keras_weights, state
+from . import _h5, keras_config, keras_training, keras_weights, state
 from ._atomic import atomic_write
 from ._guard import FileFormatError
 
@@ -133,25 +133,24 @@ def save_model(model, filepath, include_optimizer=True):
 def load_model(filepath, custom_objects=None, compile=True):
     what = _what(filepath)
     with open(filepath, "rb") as f, _h5.open_file(f, what) as h5file:
-        if "model_config" not in h5file.attrs:
-            raise FileFormatError(f"{what} holds no model config (a weights file?): build the model, "
-                                  "then call model.load_weights(path).")
-        config = _guard.parse_json(_h5.read_text_attr(h5file, "model_config", what).encode("utf-8"),
-                                   f"The model_config of {what}")
+        with _h5.reading(what):
+            if "model_config" not in h5file.attrs:
+                raise FileFormatError(f"{what} holds no model config (a weights file?): build the "
+                                      "model, then call model.load_weights(path).")
+        config = _h5.read_json_attr(h5file, "model_config", what)
         groups = _h5.survey(h5file, what)
         budget = sum(e for path, (_, e) in groups.items() if path.startswith("model_weights/"))
         model = state.build_model(keras_config.from_keras(config, custom_objects, what),
                                   custom_objects, budget, what)
         _read_legacy(_h5.child(h5file, "model_weights", "group", what), model, what)
-        training = _h5.read_text_attr(h5file, "training_config", what, required=False)
-        if compile and training is not None:
-            training = keras_training.compile_from_keras(
-                _guard.parse_json(training.encode("utf-8"), f"The training_config of {what}"), what)
-            if training["optimizer"] is not None:
-                state.restore_compile(model, training, what)
-                datasets = _optimizer_datasets(h5file, what)
-                if datasets is not None:
-                    keras_training.restore_state(model, datasets, what)
+        training = _h5.read_json_attr(h5file, "training_config", what, required=False) \
+            if compile else None
+        training = keras_training.compile_from_keras(training, what)
+        if training is not None and training["optimizer"] is not None:
+            state.restore_compile(model, training, what)
+            datasets = _optimizer_datasets(h5file, what)
+            if datasets is not None:
+                keras_training.restore_state(model, datasets, what)
         return model
 
 

@@ -119,7 +119,7 @@ class _Archive:
         """The weights member, opened with h5py (in memory), and its survey."""
         size = self.file.seek(0, io.SEEK_END)
         data = self.read(WEIGHTS, MAX_RATIO * max(size, RATIO_FLOOR))
-        h5file = _h5.open_file(io.BytesIO(data), f"{self.what} ('{WEIGHTS}')")
+        h5file = _h5.open_file(data, f"{self.what} ('{WEIGHTS}')")
         return h5file, _h5.survey(h5file, self.what)
 
     def close(self):
