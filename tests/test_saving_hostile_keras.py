@@ -376,7 +376,7 @@ def test_missing_or_malformed_model_config_in_h5(tmp_path, good_h5):
             ("none", lambda f: f.attrs.__delitem__("model_config"), "holds no model config"),
             ("json", lambda f: f.attrs.__setitem__("model_config", b"{oops"), "not valid JSON"),
             ("names", lambda f: f["model_weights"].attrs.__setitem__("layer_names", [1.5, 2.5]),
-             "malformed name")):
+             "attribute 'layer_names' of '/model_weights' is not a string")):
         bad = tmp_path / f"{name}.h5"
         bad.write_bytes(good_h5.read_bytes())
         with h5py.File(bad, "r+") as f:

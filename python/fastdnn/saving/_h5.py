@@ -257,6 +257,19 @@ def _attribute_bytes(obj, name):
         return 0
 
 
+def _check_string_attr(obj, name, what):
+    """Refuses an attribute that is not an HDF5 string (fixed or variable length) before its data
+    is read: HDF5 crashes converting a corrupt variable-length type to a string."""
+    h5py = require_h5py()
+    attr = h5py.h5a.open(obj.id, name.encode())
+    if attr.get_space().get_simple_extent_npoints() == 0:
+        return  # Keras writes an empty list of names as an empty float array
+    kind = attr.get_type()
+    if not isinstance(kind, h5py.h5t.TypeStringID):
+        raise FileFormatError(f"{what}: attribute '{name}' of '{obj.name}' is not a string "
+                              f"(HDF5 type class {kind.get_class()}). Corrupt?")
+
+
 def read_json_attr(obj, name, what, required=True):
     """A JSON document kept in a string attribute (Keras's model_config, training_config), at
     most MAX_CONFIG_BYTES, parsed; None for a missing optional one."""
@@ -268,6 +281,7 @@ def read_json_attr(obj, name, what, required=True):
         if _attribute_bytes(obj, name) > _guard.MAX_CONFIG_BYTES:
             raise FileFormatError(f"{what}: attribute '{name}' is larger than "
                                   f"{_guard.MAX_CONFIG_BYTES:,} bytes. Corrupt or hostile.")
+        _check_string_attr(obj, name, what)
         value = obj.attrs[name]
     if isinstance(value, np.ndarray) and value.shape == () or isinstance(value, np.generic):
         value = value.item()
@@ -293,6 +307,7 @@ def read_names_attr(obj, name, what):
         for key in keys:
             if _attribute_bytes(obj, key) > _guard.MAX_CONFIG_BYTES:
                 raise FileFormatError(f"{what}: attribute '{key}' of '{obj.name}' is too large.")
+            _check_string_attr(obj, key, what)
             values = np.asarray(obj.attrs[key])
             if values.ndim != 1 or values.size > MAX_NAMES - len(names):
                 raise FileFormatError(f"{what}: attribute '{key}' of '{obj.name}' is not a list "
