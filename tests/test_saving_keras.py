@@ -614,3 +614,11 @@ def test_model_checkpoint_writes_keras_files(h5py, tmp_path, name, weights_only)
         loaded = fastdnn.models.load_model(tmp_path / name)
         assert loaded.optimizer.iterations == model.optimizer.iterations == 4
     assert all(np.array_equal(a, b) for a, b in zip(loaded.get_weights(), model.get_weights()))
+
+
+def test_deeply_nested_config_is_refused():
+    config = {"class_name": "Sequential", "config": {"layers": []}}
+    for _ in range(5000):
+        config = {"class_name": "Sequential", "config": {"layers": [config]}}
+    with pytest.raises(FileFormatError, match="nests Sequential models too deeply"):
+        keras_config.from_keras(config, None, "test")

@@ -223,7 +223,10 @@ def from_keras(entry, custom_objects, what):
         FileFormatError: for a malformed config, a Keras class fastdnn lacks, or a Keras-only
             setting that asks for behaviour fastdnn does not have.
     """
-    return _model(entry, custom_objects or {}, what, set())
+    try:
+        return _model(entry, custom_objects or {}, what, set())
+    except RecursionError:
+        raise FileFormatError(f"{what}: the model config nests Sequential models too deeply.") from None
 
 
 def _unwrap(entry, what, where):

@@ -131,6 +131,8 @@ def save_model(model, filepath, include_optimizer=True):
 
 
 def load_model(filepath, custom_objects=None, compile=True):
+    """Reads a legacy `.h5` model file: the model, its weights and (with `compile`) its training
+    settings and optimizer state."""
     what = _what(filepath)
     with open(filepath, "rb") as f, _h5.open_file(f, what) as h5file:
         with _h5.reading(what):

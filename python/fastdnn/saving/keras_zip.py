@@ -128,6 +128,8 @@ class _Archive:
 
 
 def load_model(filepath, custom_objects=None, compile=True):
+    """Reads a `.keras` file: the model, its weights and (with `compile`) its compile settings
+    and optimizer state."""
     _h5.require_h5py()
     archive = _Archive(filepath)
     what = archive.what
