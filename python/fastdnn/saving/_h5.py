@@ -46,7 +46,8 @@ def reading(what):
         yield
     except FileFormatError:
         raise
-    except (OSError, KeyError, ValueError, RuntimeError, TypeError, AttributeError) as e:
+    except (OSError, KeyError, ValueError, RuntimeError, TypeError, AttributeError,
+            OverflowError) as e:
         raise FileFormatError(f"{what} is truncated, corrupt or not an HDF5 file "
                               f"({type(e).__name__}: {e}).") from None
 
