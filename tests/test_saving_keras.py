@@ -370,6 +370,20 @@ def test_chapter_bn_model_round_trip_is_bit_identical(h5py, tmp_path, suffix):
         assert np.array_equal(a, b)
 
 
+@pytest.mark.parametrize("suffix", FORMATS)
+def test_chapter_bn_model_loads_in_keras(keras, tmp_path, suffix):
+    model = bn_after_activation()  # Flatten(input_shape=[28, 28]) first, as the book writes it
+    model.compile(loss="sparse_categorical_crossentropy", optimizer="nadam")
+    rng = np.random.default_rng(1)
+    x, y = rng.random((64, 28, 28), dtype=np.float32), rng.integers(0, 10, 64)
+    model.fit(x, y, epochs=1, verbose=0)
+    model.save(tmp_path / f"chapter{suffix}")
+    theirs = keras.models.load_model(tmp_path / f"chapter{suffix}")
+    np.testing.assert_allclose(np.asarray(theirs.predict(x, verbose=0)), model.predict(x, verbose=0),
+                               rtol=0, atol=KERAS_PREDICT_ATOL)
+    _assert_same_state(model, _keras_optimizer(keras, theirs, tmp_path / f"chapter{suffix}"))
+
+
 def test_include_optimizer_false_saves_an_uncompiled_model(h5py, tmp_path):
     model = _optimizer_model(fastdnn, "adam")
     for suffix in FORMATS:
