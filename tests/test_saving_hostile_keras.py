@@ -470,3 +470,74 @@ def test_corrupt_global_heap_is_refused_instead_of_hanging_hdf5(tmp_path, good_k
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()
     assert len(lines) == 2 and all("global heap at byte" in line for line in lines), lines
+
+
+FUZZ_CHILD = textwrap.dedent("""
+    import random, sys, zipfile
+    import fastdnn
+    from fastdnn.saving import FileFormatError
+    good, work, trials = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    rng = random.Random(0)
+    suffix = good[good.index("."):]
+    if suffix == ".keras":
+        with zipfile.ZipFile(good) as z:
+            members = {n: z.read(n) for n in z.namelist()}
+        data = members["model.weights.h5"]
+    else:
+        data = open(good, "rb").read()
+    other = 0
+    for trial in range(trials):
+        corrupt = bytearray(data)
+        if trial % 5 == 0:
+            corrupt = corrupt[:rng.randrange(len(corrupt))]
+        else:
+            for _ in range(rng.randint(1, 4)):
+                corrupt[rng.randrange(len(corrupt))] = rng.randrange(256)
+        if suffix == ".keras":  # the weights member, rezipped with a valid checksum
+            with zipfile.ZipFile(work, "w") as z:
+                for name, value in members.items():
+                    z.writestr(name, bytes(corrupt) if name == "model.weights.h5" else value)
+        else:
+            open(work, "wb").write(bytes(corrupt))
+        try:
+            fastdnn.models.load_model(work)
+        except FileFormatError:
+            pass
+        except Exception as e:
+            other += 1
+            print(type(e).__name__, e)
+    print("other", other)
+""")
+
+
+@pytest.mark.parametrize("suffix", [".keras", ".h5"])
+def test_random_corruption_fails_cleanly(tmp_path, good_keras, good_h5, suffix):
+    """Random byte changes and truncations (in a child, so that a crash or hang of HDF5 fails
+    the test instead of the run): every file loads or raises FileFormatError."""
+    script = tmp_path / "child.py"
+    script.write_text(FUZZ_CHILD)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    good = good_keras if suffix == ".keras" else good_h5
+    result = subprocess.run([sys.executable, str(script), str(good), str(tmp_path / f"w{suffix}"),
+                             "150"], capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip().splitlines()[-1] == "other 0", result.stdout[-3000:]
+
+
+def test_corrupt_string_type_is_refused_before_hdf5_converts_it(tmp_path, good_h5):
+    """A variable-length string whose type field says 'sequence of ...' crashes HDF5's conversion;
+    it is refused first (in a child, so that a crash fails the test)."""
+    data = bytearray(good_h5.read_bytes())
+    at = data.find(b"model_config\x00")
+    message = data.find(b"\x19\x01\x00\x00\x10\x00\x00\x00", at)  # vlen string datatype, 16 bytes
+    assert 0 < message - at < 32
+    data[message + 1] = 0x66  # the variable-length kind: no longer "string"
+    path = tmp_path / "vlen.h5"
+    path.write_bytes(bytes(data))
+    script = tmp_path / "child.py"
+    script.write_text(HEAP_CHILD)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    result = subprocess.run([sys.executable, str(script), str(path)], capture_output=True, text=True,
+                            env=env, timeout=60)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "attribute 'model_config' of '/' is not a string" in result.stdout
