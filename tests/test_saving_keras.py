@@ -17,6 +17,9 @@ from chapter_models import bn_after_activation
 from fastdnn.saving import FileFormatError, keras_config, keras_training
 
 FORMATS = [".keras", ".h5"]
+# Keras's NumPy backend converts its own variables through a NumPy 1 style __array__.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning")
 
 
 @pytest.fixture(scope="module")
