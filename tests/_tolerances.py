@@ -107,3 +107,17 @@ NORMAL_ATOL = 2e-5
 # 256 · eps/2 = 1.5e-5 of the block's sum of magnitudes: a worst-case bound, not a typical one.
 # The float64 reference path is exact to ~1e-15.
 STATS_RTOL = 2e-5
+
+
+# --- Keras 3 files (test_saving_keras.py) -------------------------------------------------------
+# The same float32 weights through the same formulas in Keras (NumPy backend) and in fastdnn;
+# each side rounds its products, normalisations and activations to a few ulp of O(1) outputs
+# over at most six layers. The largest difference seen over every layer case and both formats
+# is 4.8e-7; 2e-6 leaves 4x headroom yet fails a swapped or transposed weight, a dropped bias,
+# a wrong epsilon, slope or BN statistic by orders of magnitude.
+KERAS_PREDICT_ATOL = 2e-6
+# One optimizer step from the same saved state and gradient moves weights of size ~1 by about
+# lr = 0.01-0.05; Keras computes its step coefficients in float32, fastdnn in float64. The
+# largest difference seen over every optimizer is 1.2e-7 (one ulp of the weight); 1e-6 still
+# fails a slot loaded into the wrong weight or a step count off by one by far.
+KERAS_STEP_ATOL = 1e-6

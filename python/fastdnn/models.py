@@ -320,6 +320,8 @@ class Sequential:
         if unknown:
             raise TypeError(f"fit() got unexpected keyword arguments {sorted(unknown)}")
         x, y = self._check_data(x, y, "fit")
+        if not self.built:  # as Keras: a trained model knows its input shape (and can be saved)
+            self.build((None,) + x.shape[1:])
         if validation_data is None and validation_split:
             if not 0 < validation_split < 1:
                 raise ValueError(f"validation_split must be in (0, 1). Received: {validation_split}")

@@ -4,7 +4,7 @@ import warnings
 
 import numpy as np
 
-from .. import activations, initializers, ops
+from .. import activations, constraints, initializers, ops, regularizers
 from .. import random as frandom
 from .base import Layer, serialize_object
 
@@ -94,7 +94,8 @@ class PReLU(_Elementwise):
                  shared_axes=None, **kwargs):
         super().__init__(**kwargs)
         self.alpha_initializer = initializers.get(alpha_initializer)
-        self.alpha_regularizer, self.alpha_constraint = alpha_regularizer, alpha_constraint
+        self.alpha_regularizer = regularizers.get(alpha_regularizer)
+        self.alpha_constraint = constraints.get(alpha_constraint)
         if shared_axes is None or isinstance(shared_axes, (list, tuple)):
             self.shared_axes = None if shared_axes is None else list(shared_axes)
         else:

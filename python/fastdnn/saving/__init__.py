@@ -102,4 +102,4 @@ def load_weights(model, filepath):
     filepath = _path(filepath)
     if not os.path.isfile(filepath):
         raise FileNotFoundError(f"No weights file at {filepath!r}.")
-    _format(filepath, True).load_weights(model, filepath)
+    _format(filepath, False).load_weights(model, filepath)  # a `.keras` file's weights load too

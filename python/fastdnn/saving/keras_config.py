@@ -1,0 +1,365 @@
+"""Translation between fastdnn's model configs and Keras 3's, for `.keras` and `.h5` files.
+
+fastdnn's layers take Keras's arguments, so a layer's config carries over almost as it is.
+
+* Out (`to_keras`): adds what Keras writes around a config (module, registered_name, the
+  float32 dtype policy, build_config) and refuses, before anything is written, whatever Keras
+  could not rebuild: a layer Keras lacks (RReLU, user layers), or a custom activation,
+  initializer, regularizer or constraint.
+* In (`from_keras`): strips Keras's additions again. A Keras-only key (quantization_config,
+  renorm, lora_rank, a dtype policy, ...) is accepted when it holds a value under which it
+  changes nothing; any other value, or a key fastdnn's layer does not take, raises a
+  FileFormatError that names the key and the layer.
+
+    fastdnn:  {"class_name": "Dense", "config": {"units": 3, "dtype": "float32", ...}}
+    Keras 3:  {"module": "keras.layers", "class_name": "Dense", "registered_name": None,
+               "config": {"units": 3, "dtype": {"class_name": "DTypePolicy", ...}, ...},
+               "build_config": {"input_shape": [None, 4]}}
+"""
+
+import inspect
+import numbers
+
+from .. import activations, constraints, initializers, layers, regularizers
+from ._guard import FileFormatError
+
+KERAS_VERSION = "3.15.1"  # the Keras release whose file layouts fastdnn writes
+
+SHARED_LAYERS = ("InputLayer", "Dense", "Flatten", "Activation", "BatchNormalization", "Dropout",
+                 "AlphaDropout", "GaussianDropout", "GaussianNoise", "ReLU", "LeakyReLU", "PReLU",
+                 "ELU", "Softmax")
+
+POLICY = {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"},
+          "registered_name": None}
+
+# Config keys whose values are objects of a family: (suffix, module, Keras module, the classes
+# Keras 3 has too).
+_FAMILIES = (
+    ("_initializer", initializers, "keras.initializers", initializers._CLASSES),
+    ("_regularizer", regularizers, "keras.regularizers",
+     (regularizers.L1, regularizers.L2, regularizers.L1L2, regularizers.OrthogonalRegularizer)),
+    ("_constraint", constraints, "keras.constraints",
+     (constraints.MaxNorm, constraints.MinMaxNorm, constraints.NonNeg, constraints.UnitNorm)),
+)
+
+# Keras-only layer keys and the values under which they change nothing. A key in _IGNORED_WITH
+# only matters when another key is set (lora_alpha without lora_rank, renorm_* without renorm).
+_NO_OP = {
+    "Dense": {"quantization_config": (None,), "lora_rank": (None, 0)},
+    "BatchNormalization": {"renorm": (False,)},
+    "InputLayer": {"sparse": (False, None), "ragged": (False, None), "optional": (False, None)},
+    "Flatten": {"data_format": ("channels_last", None)},
+}
+_IGNORED_WITH = {"lora_alpha", "renorm_clipping", "renorm_momentum"}
+_ALIASES = {"LeakyReLU": {"alpha"}}  # the Keras 2 spelling, which fastdnn's LeakyReLU takes too
+_ENTRY_KEYS = {"module", "class_name", "config", "registered_name", "build_config",
+               "shared_object_id", "compile_config", "keras_version", "backend"}
+_INITIALIZER_AXES = ("input_axes", "output_axes")  # Keras 3.1x's VarianceScaling additions
+
+
+# ---- fastdnn -> Keras ---------------------------------------------------------------------------
+
+def to_keras(model, legacy=False):
+    """Keras 3's config of a fastdnn Sequential model.
+
+    Args:
+        model: a fastdnn Sequential.
+        legacy: the `.h5` form (entries hold class_name and config only, as Keras writes them
+            into `model_config`) instead of the `.keras` form.
+
+    Example:
+        >>> import fastdnn
+        >>> model = fastdnn.Sequential([fastdnn.Input(shape=[4]), fastdnn.layers.Dense(2)])
+        >>> config = to_keras(model)
+        >>> [entry["class_name"] for entry in config["config"]["layers"]]
+        ['InputLayer', 'Dense']
+        >>> config["config"]["layers"][1]["config"]["dtype"]["class_name"]
+        'DTypePolicy'
+
+    Raises:
+        ValueError: for a layer or an object Keras 3 cannot rebuild, or repeated layer names.
+    """
+    _check_names(model)
+    return _sequential(model, legacy)
+
+
+def _entry(class_name, module, config, legacy, input_shape=None):
+    if legacy:
+        return {"class_name": class_name, "config": config}
+    entry = {"module": module, "class_name": class_name, "config": config, "registered_name": None}
+    if input_shape is not None:
+        entry["build_config"] = {"input_shape": list(input_shape)}
+    return entry
+
+
+def _check_names(model):
+    seen = set()
+    for layer in model.layers:
+        if layer.name in seen:
+            raise ValueError(f"Model '{model.name}' has two layers named '{layer.name}'; Keras files "
+                             "identify layers by name, so give each a unique `name=`.")
+        seen.add(layer.name)
+        if hasattr(layer, "layers"):
+            _check_names(layer)
+
+
+def _sequential(model, legacy):
+    shape = model._input_shape
+    if shape is None and model.weights:
+        raise ValueError(f"Model '{model.name}' has weights but no known input shape, which a Keras "
+                         "file needs to rebuild it: call it on data, or model.build(input_shape), "
+                         "before saving.")
+    shapes = [None] * len(model.layers)
+    if model.built and model.layers:  # each layer's input shape, for its build_config
+        shapes = [shape] + model._output_shapes[:-1]
+    entries = []
+    if shape is not None:
+        entries.append(_entry("InputLayer", "keras.layers", {
+            "batch_shape": list(shape), "dtype": "float32", "sparse": False, "ragged": False,
+            "name": "input_layer", "optional": False}, legacy))
+    for layer, input_shape in zip(model.layers, shapes):
+        if hasattr(layer, "layers"):
+            entries.append(_sequential(layer, legacy))
+        else:
+            entries.append(_entry(type(layer).__name__, "keras.layers", _layer_to_keras(layer), legacy,
+                                  input_shape if layer.weights else None))
+    config = {"name": model.name, "trainable": model.trainable, "dtype": dict(POLICY),
+              "layers": entries}
+    if shape is not None:
+        config["build_input_shape"] = list(shape)
+    return _entry("Sequential", "keras", config, legacy, shape)
+
+
+def _layer_to_keras(layer):
+    cls = type(layer).__name__
+    if cls not in SHARED_LAYERS or type(layer) is not getattr(layers, cls):
+        raise ValueError(
+            f"Layer '{layer.name}' ({cls}) has no Keras 3 counterpart, so it cannot be saved to a "
+            f"Keras `.keras` or `.h5` file. Keras files hold {', '.join(SHARED_LAYERS)} and nested "
+            "Sequential models; save to fastdnn's own format (any other suffix, e.g. "
+            "`model.fdnn`) instead.")
+    config = layer.get_config()
+    config.pop("batch_input_shape", None)
+    config["dtype"] = dict(POLICY)
+    for key in list(config):
+        if key == "activation":
+            config[key] = _activation_to_keras(layer.activation, layer)
+        elif key == "activity_regularizer" or key.endswith(tuple(f[0] for f in _FAMILIES)):
+            config[key] = _object_to_keras(getattr(layer, key), key, layer)
+        elif key == "seed":
+            config[key] = _seed_to_keras(config[key], f"layer '{layer.name}' ({cls})")
+    if cls == "Dense" and config.get("activity_regularizer") is None:
+        config.pop("activity_regularizer", None)  # Keras's Dense config has no such key
+    if cls == "Flatten" and config.get("data_format") is None:
+        config["data_format"] = "channels_last"
+    return config
+
+
+def _where(layer):
+    return f"layer '{layer.name}' ({type(layer).__name__})"
+
+
+def _seed_to_keras(seed, where):
+    if seed is None or isinstance(seed, numbers.Integral) and not isinstance(seed, bool):
+        return seed
+    raise ValueError(f"The seed of {where} is {seed!r}; a Keras file holds integer seeds or None.")
+
+
+def _activation_to_keras(fn, layer):
+    name = getattr(fn, "__name__", None)
+    try:
+        known = activations.get(name) is fn
+    except (ValueError, TypeError):
+        known = False
+    if not known:
+        raise ValueError(f"The activation of {_where(layer)} is {fn!r}, not one of fastdnn's named "
+                         "activations, so Keras could not rebuild it from a file.")
+    if name == "gelu":
+        raise ValueError(f"{_where(layer)} uses 'gelu': fastdnn's 'gelu' is the tanh approximation "
+                         "while Keras 3's is the exact erf form, so the saved model would compute "
+                         "something else in Keras.")
+    return name
+
+
+def _object_to_keras(value, key, layer):
+    if key == "activity_regularizer":
+        _, family, module, classes = _FAMILIES[1]
+    else:
+        _, family, module, classes = next(f for f in _FAMILIES if key.endswith(f[0]))
+    obj = family.get(value)
+    if obj is None:
+        return None
+    if type(obj) not in classes:
+        raise ValueError(f"`{key}` of {_where(layer)} is {obj!r}, which Keras 3 cannot rebuild from a "
+                         f"file (it knows the built-in {', '.join(c.__name__ for c in classes)}). "
+                         "Save to fastdnn's own format instead.")
+    config = obj.get_config()
+    if "seed" in config:
+        config["seed"] = _seed_to_keras(config["seed"], f"`{key}` of {_where(layer)}")
+    return {"module": module, "class_name": type(obj).__name__, "config": config,
+            "registered_name": None}
+
+
+# ---- Keras -> fastdnn ---------------------------------------------------------------------------
+
+def from_keras(entry, custom_objects, what):
+    """fastdnn's {"class_name", "config"} for a Keras 3 (or legacy `.h5`) model config.
+
+    Args:
+        entry: the model's Keras config (config.json, or the `model_config` attribute).
+        custom_objects: dict name -> class for layers and models of the user's own.
+        what: the file, for messages.
+
+    Example:
+        >>> bn = {"module": "keras.layers", "class_name": "BatchNormalization",
+        ...       "config": {"name": "bn", "renorm": True}, "registered_name": None}
+        >>> from_keras({"class_name": "Sequential", "config": {"layers": [bn]}}, None, "f")
+        ... # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        fastdnn.saving._guard.FileFormatError: f: layer 'bn' (BatchNormalization) sets renorm=True, ...
+
+    Raises:
+        FileFormatError: for a malformed config, a Keras class fastdnn lacks, or a Keras-only
+            setting that asks for behaviour fastdnn does not have.
+    """
+    try:
+        return _model(entry, custom_objects or {}, what, set())
+    except RecursionError:
+        raise FileFormatError(f"{what}: the model config nests Sequential models too deeply.") from None
+
+
+def _unwrap(entry, what, where):
+    if not isinstance(entry, dict) or not isinstance(entry.get("class_name"), str) \
+            or not isinstance(entry.get("config", {}), (dict, type(None))):
+        raise FileFormatError(f"{what}: {where} is not a {{'class_name', 'config'}} dict.")
+    extra = set(entry) - _ENTRY_KEYS
+    if extra:
+        raise FileFormatError(f"{what}: {where} has keys fastdnn does not know: {sorted(extra)}.")
+    return entry["class_name"], dict(entry.get("config") or {})
+
+
+def _model(entry, custom_objects, what, shared_ids):
+    class_name, config = _unwrap(entry, what, "the model config")
+    if class_name in custom_objects:
+        return {"class_name": class_name, "config": config}
+    if class_name != "Sequential":
+        raise FileFormatError(f"{what} holds a Keras {class_name} model; fastdnn reads Sequential "
+                              "models (pass your own model class in custom_objects).")
+    where = f"Sequential model '{config.get('name')}'"
+    extra = set(config) - {"name", "trainable", "dtype", "layers", "build_input_shape"}
+    if extra:
+        raise FileFormatError(f"{what}: {where} sets {sorted(extra)}, which fastdnn does not support.")
+    _policy(config.get("dtype"), where, what)
+    entries = config.get("layers")
+    if not isinstance(entries, list):
+        raise FileFormatError(f"{what}: {where} has no list of layers.")
+    out = []
+    for layer_entry in entries:
+        if isinstance(layer_entry, dict) and layer_entry.get("class_name") == "Sequential":
+            out.append(_model(layer_entry, custom_objects, what, shared_ids))
+        else:
+            out.append(_layer(layer_entry, custom_objects, what, shared_ids))
+    shape = config.get("build_input_shape")
+    if shape is not None and not any(e["class_name"] == "InputLayer" for e in out):
+        out.insert(0, {"class_name": "InputLayer", "config": {"batch_shape": shape}})
+    return {"class_name": "Sequential",
+            "config": {"name": config.get("name"), "trainable": config.get("trainable", True),
+                       "layers": out}}
+
+
+def _layer(entry, custom_objects, what, shared_ids):
+    class_name, config = _unwrap(entry, what, "a layer entry")
+    where = f"layer '{config.get('name')}' ({class_name})"
+    shared = entry.get("shared_object_id")
+    if class_name == "__shared_object__" or shared is not None and shared in shared_ids:
+        raise FileFormatError(f"{what}: a layer appears twice in the model (a shared layer); "
+                              "fastdnn's Sequential models hold each layer once.")
+    shared_ids.add(shared)
+    config["dtype"] = _policy(config.get("dtype"), where, what)
+    if class_name in custom_objects:
+        return {"class_name": class_name, "config": config}
+    if class_name not in SHARED_LAYERS:
+        raise FileFormatError(f"{what}: {where} is a Keras layer fastdnn does not have. fastdnn "
+                              f"reads {', '.join(SHARED_LAYERS)} and nested Sequential models "
+                              "(pass your own layer classes in custom_objects).")
+    for key, values in _NO_OP.get(class_name, {}).items():
+        if key in config:
+            value = config.pop(key)
+            if not any(value is v or value == v and type(value) is type(v) for v in values):
+                raise FileFormatError(f"{what}: {where} sets {key}={value!r:.200}, which fastdnn "
+                                      f"does not support (it supports {key}={values[0]!r}).")
+    for key in _IGNORED_WITH & set(config):
+        config.pop(key)
+    unknown = set(config) - _accepted(class_name)
+    if unknown:
+        raise FileFormatError(f"{what}: {where} sets {sorted(unknown)}, which fastdnn's "
+                              f"{class_name} does not support.")
+    for key in list(config):
+        if key == "activation":
+            config[key] = _activation(config[key], where, what)
+        elif key == "activity_regularizer" or key.endswith(tuple(f[0] for f in _FAMILIES)):
+            config[key] = _object(config[key], key, where, what)
+    return {"class_name": class_name, "config": config}
+
+
+_ACCEPTED = {}
+
+
+def _accepted(class_name):
+    """The keyword arguments fastdnn's layer class takes (its and its bases' __init__)."""
+    if class_name not in _ACCEPTED:
+        names = set(_ALIASES.get(class_name, ()))
+        for klass in getattr(layers, class_name).__mro__:
+            init = klass.__dict__.get("__init__")
+            if init is not None:
+                names |= {p.name for p in inspect.signature(init).parameters.values()
+                          if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)} - {"self"}
+        _ACCEPTED[class_name] = names
+    return _ACCEPTED[class_name]
+
+
+def _policy(value, where, what):
+    """"float32" for a float32 dtype or dtype policy; FileFormatError for any other."""
+    name = value
+    if isinstance(value, dict):
+        inner = value.get("config")
+        name = inner.get("name") if isinstance(inner, dict) and value.get("class_name") in (
+            "DTypePolicy", "FloatDTypePolicy") and set(inner) <= {"name"} else value
+    if name in (None, "float32"):
+        return "float32"
+    raise FileFormatError(f"{what}: {where} uses dtype (policy) {name!r:.200}; fastdnn computes in "
+                          "float32 only.")
+
+
+def _activation(value, where, what):
+    if isinstance(value, dict) and value.get("class_name") == "function" \
+            and isinstance(value.get("config"), str):
+        value = value["config"]
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise FileFormatError(f"{what}: the activation of {where} is {value!r:.200}; fastdnn reads "
+                              "activations given by name.")
+    if value == "gelu":
+        raise FileFormatError(f"{what}: {where} uses Keras's exact 'gelu'; fastdnn's 'gelu' is the "
+                              "tanh approximation, so the model would compute something else.")
+    try:
+        activations.get(value)
+    except ValueError:
+        raise FileFormatError(f"{what}: {where} uses activation {value!r:.100}, which fastdnn does "
+                              "not have.") from None
+    return value
+
+
+def _object(value, key, where, what):
+    """An initializer/regularizer/constraint config without Keras's wrapping keys."""
+    if value is None or isinstance(value, str):
+        return value
+    class_name, config = _unwrap(value, what, f"`{key}` of {where}")
+    if key.endswith("_initializer"):
+        for axes in _INITIALIZER_AXES:
+            if config.pop(axes, None) is not None:
+                raise FileFormatError(f"{what}: `{key}` of {where} sets {axes}, which fastdnn's "
+                                      "initializers do not support.")
+    return {"class_name": class_name, "config": config}
