@@ -5,6 +5,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 import fastdnn as keras
 
@@ -64,7 +65,9 @@ def split_dataset(X, y):
     return ((X[~y_5_or_6], y_A), (X[y_5_or_6], y_B))
 
 
-def test_transfer_learning_snippet():
+def test_transfer_learning_snippet(tmp_path, monkeypatch):
+    pytest.importorskip("h5py", reason="the chapter's model A is an .h5 file, which needs h5py")
+    monkeypatch.chdir(tmp_path)
     path = DATA if (DATA / "train-images-idx3-ubyte.gz").exists() else None
     ((X_train_full, y_train_full), _), _ = keras.datasets.fashion_mnist.load_data_or_sample(path)
     X_train_full = X_train_full[:6000] / 255.0
@@ -72,7 +75,7 @@ def test_transfer_learning_snippet():
                                                                    y_train_full[1000:6000].copy())
     _, (X_valid_B, y_valid_B) = split_dataset(X_train_full[:1000], y_train_full[:1000].copy())
     X_train_B, y_train_B = X_train_B[:200], y_train_B[:200]
-    # model A, trained here rather than loaded from "my_model_A.h5"
+    # model A, trained and saved here as the chapter's "my_model_A.h5"
     model_A = keras.models.Sequential()
     model_A.add(keras.layers.Flatten(input_shape=[28, 28]))
     for n_hidden in (300, 100, 50, 50, 50):
@@ -81,9 +84,12 @@ def test_transfer_learning_snippet():
     model_A.compile(loss="sparse_categorical_crossentropy", optimizer=keras.optimizers.SGD(lr=1e-3),
                     metrics=["accuracy"])
     model_A.fit(X_train_A, y_train_A, epochs=2, verbose=0)
+    model_A.save("my_model_A.h5")
     original = model_A.get_weights()
+    del model_A
 
-    # the chapter's code, from `model_B_on_A = ...` on
+    # the chapter's code, verbatim
+    model_A = keras.models.load_model("my_model_A.h5")
     model_B_on_A = keras.models.Sequential(model_A.layers[:-1])
     model_B_on_A.add(keras.layers.Dense(1, activation="sigmoid"))
 
