@@ -571,14 +571,20 @@ def test_configs_match_keras():
     for name, cls in NAMES.items():
         try:
             theirs = keras.initializers.get(name)
-        except ValueError:
-            continue  # a name only one of the two versions knows
+        except (ValueError, KeyError):
+            continue  # a name only one of the two versions knows (Keras 3.15: "constant")
         assert type(theirs).__name__ in (cls.__name__, cls.__name__ + "Initializer"), name
         kwargs = dict(EXAMPLES.get(cls, {}))
         if cls in RANDOM_CLASSES:
             kwargs["seed"] = 17
-        theirs = type(theirs)(**kwargs)
-        assert theirs.get_config() == cls(**kwargs).get_config(), name
+        theirs = type(theirs)(**kwargs).get_config()
+        ours = cls(**kwargs).get_config()
+        # newer Keras adds keys fastdnn lacks (input_axes, output_axes), all off by default
+        assert all(theirs[k] is None for k in set(theirs) - set(ours)), (name, theirs)
+        # Keras 3.15's Identity.get_config() leaves out its own `gain`
+        missing = {k for k in set(ours) - set(theirs) if not (cls is I.Identity and k == "gain")}
+        assert not missing, (name, missing)
+        assert {k: theirs[k] for k in ours if k in theirs} == {k: ours[k] for k in ours if k in theirs}, name
     from keras.src.initializers.random_initializers import compute_fans
     for shape, fans in FANS.items():
         assert compute_fans(shape) == fans
