@@ -66,8 +66,9 @@ def swish(x):
 silu = swish
 
 
-def gelu(x, approximate=True):
-    """Gaussian error linear unit: x·Φ(x), or its tanh approximation (Keras 3's default)."""
+def gelu(x, approximate=False):
+    """Gaussian error linear unit: x·Φ(x) (Keras 3's `activations.gelu` default), or its tanh
+    approximation with `approximate=True` (the default of `fastdnn.ops.gelu`, as `keras.ops`)."""
     return ops.gelu(x, approximate=approximate)
 
 

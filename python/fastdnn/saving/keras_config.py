@@ -174,10 +174,6 @@ def _activation_to_keras(fn, layer):
     if not known:
         raise ValueError(f"The activation of {_where(layer)} is {fn!r}, not one of fastdnn's named "
                          "activations, so Keras could not rebuild it from a file.")
-    if name == "gelu":
-        raise ValueError(f"{_where(layer)} uses 'gelu': fastdnn's 'gelu' is the tanh approximation "
-                         "while Keras 3's is the exact erf form, so the saved model would compute "
-                         "something else in Keras.")
     return name
 
 
@@ -341,9 +337,6 @@ def _activation(value, where, what):
     if not isinstance(value, str):
         raise FileFormatError(f"{what}: the activation of {where} is {value!r:.200}; fastdnn reads "
                               "activations given by name.")
-    if value == "gelu":
-        raise FileFormatError(f"{what}: {where} uses Keras's exact 'gelu'; fastdnn's 'gelu' is the "
-                              "tanh approximation, so the model would compute something else.")
     try:
         activations.get(value)
     except ValueError:
