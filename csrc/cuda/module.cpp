@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "device.h"
 #include "dlpack_exchange.h"
 #include "kernels.h"
 #include "runtime.h"
@@ -467,25 +468,6 @@ Tensor add_op(const Tensor& a, const py::object& b_) {
   return y;
 }
 
-int device_count() {
-  int n = 0;
-  if (cudaGetDeviceCount(&n) != cudaSuccess) {
-    cudaGetLastError();
-    return 0;
-  }
-  return n;
-}
-
-std::string status() {
-  int n = 0;
-  const cudaError_t e = cudaGetDeviceCount(&n);
-  if (e != cudaSuccess) {
-    cudaGetLastError();
-    return cudaGetErrorString(e);
-  }
-  return n > 0 ? "ok" : "no CUDA device found";
-}
-
 }  // namespace
 
 PYBIND11_MODULE(_cuda, m) {
@@ -498,8 +480,8 @@ PYBIND11_MODULE(_cuda, m) {
     }
   });
 
-  m.def("device_count", &device_count);
-  m.def("status", &status);
+  m.def("device_count", &fastdnn::cuda::device_count);  // device.cu, shared with _C
+  m.def("status", &fastdnn::cuda::status);
   m.def("runtime_version", [] {
     return std::to_string(CUDART_VERSION / 1000) + "." + std::to_string((CUDART_VERSION % 1000) / 10);
   });
