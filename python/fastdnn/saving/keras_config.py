@@ -264,6 +264,23 @@ def _model(entry, custom_objects, what, shared_ids):
                        "layers": out}}
 
 
+
+def pop_settings(config, no_op, ignored, owner, what):
+    """Removes from `config` the Keras settings fastdnn lacks: those in `no_op` (key -> the
+    values that change nothing) and the `ignored` keys that never matter.
+
+    Raises:
+        FileFormatError: for a setting of `no_op` at a value that would change something.
+    """
+    for key, values in no_op.items():
+        if key in config:
+            value = config.pop(key)
+            if not any(value is v or value == v and type(value) is type(v) for v in values):
+                raise FileFormatError(f"{what}: {owner} sets {key}={value!r:.200}, which fastdnn "
+                                      f"does not support (it supports {key}={values[0]!r}).")
+    for key in ignored & set(config):
+        config.pop(key)
+
 def _layer(entry, custom_objects, what, shared_ids):
     class_name, config = _unwrap(entry, what, "a layer entry")
     where = f"layer '{config.get('name')}' ({class_name})"
@@ -279,14 +296,7 @@ def _layer(entry, custom_objects, what, shared_ids):
         raise FileFormatError(f"{what}: {where} is a Keras layer fastdnn does not have. fastdnn "
                               f"reads {', '.join(SHARED_LAYERS)} and nested Sequential models "
                               "(pass your own layer classes in custom_objects).")
-    for key, values in _NO_OP.get(class_name, {}).items():
-        if key in config:
-            value = config.pop(key)
-            if not any(value is v or value == v and type(value) is type(v) for v in values):
-                raise FileFormatError(f"{what}: {where} sets {key}={value!r:.200}, which fastdnn "
-                                      f"does not support (it supports {key}={values[0]!r}).")
-    for key in _IGNORED_WITH & set(config):
-        config.pop(key)
+    pop_settings(config, _NO_OP.get(class_name, {}), _IGNORED_WITH, where, what)
     unknown = set(config) - _accepted(class_name)
     if unknown:
         raise FileFormatError(f"{what}: {where} sets {sorted(unknown)}, which fastdnn's "

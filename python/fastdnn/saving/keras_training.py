@@ -23,7 +23,7 @@ import warnings
 import numpy as np
 
 from .. import losses, metrics, optimizers, schedules
-from . import _h5
+from . import _h5, keras_config
 from ._guard import FileFormatError
 
 OPTIMIZERS = ("SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "Adamax", "Nadam")
@@ -138,14 +138,7 @@ def optimizer_from_keras(value, what):
         raise FileFormatError(f"{what}: the file's optimizer is {name!r:.100}; fastdnn has "
                               f"{', '.join(OPTIMIZERS)}.")
     config = dict(value["config"])
-    for key, allowed in _OPTIMIZER_NO_OP.items():
-        if key in config:
-            setting = config.pop(key)
-            if not any(setting is v or setting == v and type(setting) is type(v) for v in allowed):
-                raise FileFormatError(f"{what}: optimizer {name} sets {key}={setting!r:.100}, which "
-                                      f"fastdnn does not support (it supports {key}={allowed[0]!r}).")
-    for key in _OPTIMIZER_IGNORED & set(config):
-        config.pop(key)
+    keras_config.pop_settings(config, _OPTIMIZER_NO_OP, _OPTIMIZER_IGNORED, f"optimizer {name}", what)
     if isinstance(config.get("learning_rate"), dict):
         config["learning_rate"] = _strip(config["learning_rate"])
     return {"class_name": name, "config": config}
