@@ -44,6 +44,12 @@ def _mean_all(values, n):
     return np.asarray(np.add.reduce(values, dtype=np.float64) / n if n else 0.0, dtype=np.float32)
 
 
+def _contiguous(g):
+    if type(g) is np.ndarray and g.dtype == np.float32 and g.flags.c_contiguous:
+        return g
+    return np.ascontiguousarray(g, dtype=np.float32)
+
+
 CPU = types.SimpleNamespace(
     name="cpu",
     gemm=_C.gemm, act_forward=_C.act_forward, act_backward=_C.act_backward, softmax=_C.softmax,
@@ -60,7 +66,7 @@ CPU = types.SimpleNamespace(
     scale_rows=lambda x, g: x * np.asarray(g, np.float32).reshape(-1, 1),
     inv_std=lambda variance, eps: (1.0 / np.sqrt(variance.astype(np.float64) + float(eps))).astype(np.float32),
     ones=lambda shape: np.ones(shape, np.float32),
-    contiguous=lambda g: np.ascontiguousarray(g, dtype=np.float32),
+    contiguous=_contiguous,
 )
 
 

@@ -124,6 +124,10 @@ class GradientTape:
         key = id(x)
         return key in self._watched or key in self._produced
 
+    def _watch_variables(self, variables):
+        """watch() for a list of Variables, which keep their arrays alive themselves."""
+        self._watched.update(id(v._value) for v in variables)
+
     def _watch_variable(self, var):
         if self.watch_accessed_variables and var.trainable:
             self._watched.add(id(var._value))
@@ -164,6 +168,6 @@ class GradientTape:
                     grads[key] = gx if prev is None else prev + gx
         if not self.persistent:
             self._nodes, self._notes = [], {}
-        out = [None if grads.get(k) is None else grads[k] if on_device(grads[k])
-               else np.asarray(grads[k], np.float32) for k in keys]
+        out = [None if grads.get(k) is None else np.asarray(grads[k], np.float32)
+               if type(grads[k]) is np.ndarray or not on_device(grads[k]) else grads[k] for k in keys]
         return out[0] if single else out

@@ -177,8 +177,11 @@ class Sequential:
         return devices.device_of(weights[0]._value) if weights else devices.Device("cpu")
 
     def _on_gpu(self):
-        weights = self.weights
-        return bool(weights) and on_device(weights[0]._value)
+        for layer in self._layers:  # the first weight says (called on every batch: no full list)
+            weights = layer.weights
+            if weights:
+                return on_device(weights[0]._value)
+        return False
 
     def to(self, device):
         """Moves the weights and the optimizer's state to `device`; returns the model.
@@ -269,7 +272,7 @@ class Sequential:
         # Only the trainable weights are watched: frozen layers below the lowest trainable
         # weight are not recorded, and no gradient is computed for any frozen weight.
         with GradientTape(watch_accessed_variables=False) as tape:
-            tape.watch(variables)
+            tape._watch_variables(variables)
             if monitor is None:
                 y_pred = self.call(x, training=True)
             else:
