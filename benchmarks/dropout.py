@@ -42,6 +42,8 @@ import fastdnn as keras
 from fastdnn import _C
 from fastdnn.datasets import fashion_mnist
 
+from _timing import best_of
+
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "fashion-mnist"
 SHAPE, RATE = (256, 1024), 0.5
 TARGET_DROPOUT, TARGET_MC = 2.0, 3.0
@@ -55,15 +57,6 @@ def median_us(fn, reps):
         fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times) * 1e6
-
-
-def best_s(fn, rounds):
-    times = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def blas_threads(threads):
@@ -138,13 +131,13 @@ def torch_model(torch, weights):
 
 
 def mc_fastdnn(model, x, samples, rounds):
-    helper = best_s(lambda: keras.mc_dropout_predict(model, x, samples=samples), rounds)
+    helper = best_of(lambda: keras.mc_dropout_predict(model, x, samples=samples), rounds)
 
     def chapter_loop():
         y_probas = np.stack([model(x, training=True) for sample in range(samples)])
         return y_probas.mean(axis=0), y_probas.std(axis=0)
 
-    return {"helper_s": helper, "chapter_loop_s": best_s(chapter_loop, rounds)}
+    return {"helper_s": helper, "chapter_loop_s": best_of(chapter_loop, rounds)}
 
 
 def mc_torch(torch, model, x, samples, rounds):
@@ -155,7 +148,7 @@ def mc_torch(torch, model, x, samples, rounds):
             y_probas = torch.stack([model(xt) for sample in range(samples)])
             return y_probas.mean(dim=0), y_probas.std(dim=0)
 
-    return {"chapter_loop_s": best_s(chapter_loop, rounds)}
+    return {"chapter_loop_s": best_of(chapter_loop, rounds)}
 
 
 def main(argv=None):

@@ -11,12 +11,12 @@ write; the ratio is other / fastdnn (> 1: fastdnn is faster).
 import argparse
 import os
 import tempfile
-import time
 
 import numpy as np
 
 import fastdnn
 
+from _timing import best_of
 
 
 def build():
@@ -32,26 +32,17 @@ def build():
     return model
 
 
-def best(fn, rounds):
-    times = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
 def fastdnn_rows(directory, rounds):
     model = build()
     rows = []
     for suffix in (".fdnn", ".keras", ".h5"):
         path = os.path.join(directory, "model" + suffix)
         try:
-            save = best(lambda: model.save(path), rounds)
+            save = best_of(lambda: model.save(path), rounds)
         except ImportError as e:  # .keras/.h5 without h5py
             print(f"  fastdnn {suffix}: skipped ({e})")
             continue
-        load = best(lambda: fastdnn.models.load_model(path), rounds)
+        load = best_of(lambda: fastdnn.models.load_model(path), rounds)
         rows.append((f"fastdnn {suffix}", save, load, os.path.getsize(path)))
     return model.count_params(), rows
 
@@ -69,8 +60,8 @@ def keras_rows(directory, rounds):
     model.compile(loss="mse", optimizer="adam")
     model.optimizer.build(model.trainable_variables)
     path = os.path.join(directory, "keras_model.keras")
-    save = best(lambda: model.save(path), rounds)
-    load = best(lambda: keras.models.load_model(path), rounds)
+    save = best_of(lambda: model.save(path), rounds)
+    load = best_of(lambda: keras.models.load_model(path), rounds)
     return [(f"Keras {keras.__version__} ({keras.backend.backend()}) .keras", save, load,
              os.path.getsize(path))]
 
@@ -100,7 +91,7 @@ def torch_rows(directory, rounds):
         net.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
 
-    return [(f"torch {torch.__version__} state_dict", best(save, rounds), best(load, rounds),
+    return [(f"torch {torch.__version__} state_dict", best_of(save, rounds), best_of(load, rounds),
              os.path.getsize(path))]
 
 

@@ -46,6 +46,8 @@ import fastdnn
 import fastdnn as keras
 from fastdnn.datasets import fashion_mnist
 
+from _timing import best_of
+
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "fashion-mnist"
 DEFAULT_JSON = Path(__file__).resolve().parent / "results" / "train.json"
 SEED = 42
@@ -171,16 +173,6 @@ def tiny_data(samples):
     """Random float32 inputs (samples, 4) and labels 0/1."""
     rng = np.random.default_rng(SEED)
     return rng.random((samples, 4), dtype=np.float32), rng.integers(0, 2, samples).astype(np.uint8)
-
-
-def best_of(fn, rounds):
-    """Minimum seconds of `rounds` calls of fn."""
-    times = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def overhead_fastdnn(samples, rounds):

@@ -45,9 +45,9 @@ def _tensors(model, include_optimizer):
 
 
 def _write(filepath, header, tensors):
+    tensors = [(name, np.ascontiguousarray(array)) for name, array in tensors]
     entries, offset = [], 0
     for name, array in tensors:
-        array = np.ascontiguousarray(array)
         entries.append({"name": name, "dtype": array.dtype.name, "shape": list(array.shape),
                         "offset": offset, "nbytes": int(array.nbytes)})
         offset += -(-array.nbytes // _ALIGN) * _ALIGN
@@ -59,7 +59,7 @@ def _write(filepath, header, tensors):
         start = f.tell()
         for entry, (_, array) in zip(entries, tensors):
             f.seek(start + entry["offset"])
-            f.write(memoryview(np.ascontiguousarray(array)).cast("B"))
+            f.write(memoryview(array).cast("B"))
         f.truncate(start + max((e["offset"] + e["nbytes"] for e in entries), default=0))
 
 

@@ -29,10 +29,6 @@ def compile_config(model):
                         for m in model._compile_args["metrics"] or []]}
 
 
-def weight_count(shapes):
-    return sum(int(np.prod(s, dtype=np.int64)) for s in shapes)
-
-
 def build_model(config, custom_objects, weight_elements, what):
     """The model `config` describes, built with at most `weight_elements` weight elements.
 
