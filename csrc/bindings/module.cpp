@@ -8,7 +8,7 @@
 #include "../core/isa.h"
 #include "../core/memory.h"
 #include "../core/threadpool.h"
-#include "../cuda/device.h"
+#include "../cuda/device_py.h"
 #include "../gemm/gemm.h"
 
 namespace py = pybind11;
@@ -77,19 +77,7 @@ PYBIND11_MODULE(_C, m) {
   m.def("cuda_runtime_version", &cuda::runtime_version);
   m.def("cuda_device_count", &cuda::device_count);
   m.def("cuda_status", &cuda::status);
-  m.def("cuda_devices", [] {
-    py::list out;
-    for (const auto& d : cuda::devices()) {
-      py::dict e;
-      e["index"] = d.index;
-      e["name"] = d.name;
-      e["compute_capability"] = py::make_tuple(d.major, d.minor);
-      e["total_memory"] = d.total_memory;
-      e["multiprocessors"] = d.multiprocessors;
-      out.append(e);
-    }
-    return out;
-  });
+  m.def("cuda_devices", &cuda::device_list);
   m.def("cuda_selftest", [](int n) {
     py::gil_scoped_release nogil;
     return cuda::selftest(n);

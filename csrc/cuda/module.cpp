@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "device.h"
+#include "device_py.h"
 #include "dlpack_exchange.h"
 #include "kernels.h"
 #include "runtime.h"
@@ -470,7 +470,17 @@ Tensor add_op(const Tensor& a, const py::object& b_) {
 
 }  // namespace
 
-PYBIND11_MODULE(_cuda, m) {
+#ifdef FASTDNN_CUDA_SIM
+namespace fastdnn::cuda {
+void register_sim_checks(py::module_& m);  // sim/checks.cu
+}
+#endif
+
+#ifndef FASTDNN_CUDA_MODULE
+#define FASTDNN_CUDA_MODULE _cuda  // _cuda_sim in the simulator's build (CMakeLists.txt)
+#endif
+
+PYBIND11_MODULE(FASTDNN_CUDA_MODULE, m) {
   m.doc() = "fastdnn CUDA backend";
   py::register_exception_translator([](std::exception_ptr p) {
     try {
@@ -480,8 +490,16 @@ PYBIND11_MODULE(_cuda, m) {
     }
   });
 
+#ifdef FASTDNN_CUDA_SIM
+  fastdnn::cuda::register_sim_checks(m);
+#endif
   m.def("device_count", &fastdnn::cuda::device_count);  // device.cu, shared with _C
   m.def("status", &fastdnn::cuda::status);
+  m.def("devices", &fastdnn::cuda::device_list);
+  m.def("selftest", [](int n) {
+    py::gil_scoped_release nogil;
+    return fastdnn::cuda::selftest(n);
+  }, py::arg("n"));
   m.def("runtime_version", [] {
     return std::to_string(CUDART_VERSION / 1000) + "." + std::to_string((CUDART_VERSION % 1000) / 10);
   });

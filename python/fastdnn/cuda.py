@@ -22,16 +22,39 @@ from . import _dispatch
 
 _backend = None  # the CUDA kernel namespace, once loaded
 _cublaslt_error = ""
+_simulator = None  # fastdnn._cuda_sim, once loaded
+
+
+def _sim():
+    """The CUDA simulator's build of the backend when $FASTDNN_CUDA_SIM names its file, else None.
+
+    `tools/cuda_sim.sh` builds it (csrc/cuda/sim: the same kernels run on the CPU) and runs the
+    CUDA tests against it, so they run where no GPU exists. Nothing else uses it.
+    """
+    global _simulator
+    path = os.environ.get("FASTDNN_CUDA_SIM")
+    if not path:
+        return None
+    if _simulator is None:
+        if not os.path.isfile(path):
+            raise RuntimeError(f"FASTDNN_CUDA_SIM names {path!r}, which is not a file. Build the "
+                               "simulator's module with tools/cuda_sim.sh, or unset the variable.")
+        spec = importlib.util.spec_from_file_location("fastdnn._cuda_sim", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        _simulator = module
+    return _simulator
 
 
 def is_built():
     """True when this build of fastdnn includes the CUDA backend."""
-    return bool(_C.cuda_built())
+    return bool(_C.cuda_built()) or _sim() is not None
 
 
 def device_count():
     """Number of CUDA devices usable now (0 without CUDA, driver or device)."""
-    return int(_C.cuda_device_count())
+    sim = _sim()
+    return int(sim.device_count() if sim else _C.cuda_device_count())
 
 
 def is_available():
@@ -47,12 +70,14 @@ def is_available():
 
 def devices():
     """A list of dicts (index, name, compute_capability, total_memory, multiprocessors)."""
-    return list(_C.cuda_devices())
+    sim = _sim()
+    return list(sim.devices() if sim else _C.cuda_devices())
 
 
 def status():
     """"ok" when a GPU can be used, else the reason it cannot."""
-    return str(_C.cuda_status())
+    sim = _sim()
+    return str(sim.status() if sim else _C.cuda_status())
 
 
 def self_test(n=1 << 20):
@@ -61,7 +86,8 @@ def self_test(n=1 << 20):
     Raises:
         RuntimeError: if no GPU can be used.
     """
-    return float(_C.cuda_selftest(int(n)))
+    sim = _sim()
+    return float(sim.selftest(int(n)) if sim else _C.cuda_selftest(int(n)))
 
 
 def _cublaslt_candidates():
@@ -98,11 +124,13 @@ def _load(index=0):
     if device_count() == 0:
         raise RuntimeError(f"No CUDA device can be used: {status()}. Check the NVIDIA driver "
                            "(nvidia-smi), or use fastdnn.device('cpu').")
-    from . import _cuda as native
+    native = _sim()
+    if native is None:
+        from . import _cuda as native
 
     native.init(int(index))
     errors = []
-    for path in _cublaslt_candidates():
+    for path in _cublaslt_candidates() if native is not _simulator else [""]:
         err = native.cublaslt_load(path)
         if not err:
             break

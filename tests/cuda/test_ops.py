@@ -1,14 +1,17 @@
 """Every CUDA op against its CPU twin (fastdnn._C) on the same inputs; skipped without a GPU.
 
 Tolerances, per op, relative to the CPU result (|gpu − cpu| <= ATOL + RTOL·|cpu|):
-* gemm and everything fed by a product: both sides round each partial sum in float32 but in a
-  different order (cuBLASLt's or the tiled kernel's blocking vs the CPU's), so they differ by
-  ~sqrt(K)·eps relative; 2e-5 covers K up to ~4000 with headroom.
+* gemm: both sides round each partial sum in float32 but in a different order (cuBLASLt's or the
+  tiled kernel's blocking vs the CPU's), so C_ij differ by about sqrt(K)·eps·(|A|·|B|)_ij, the
+  size of the terms summed; where they cancel, that is far more than eps·|C_ij|. The products
+  are checked against 1e-6·(|A|·|B|) (K = 784 differs by ~5e-8 of it); the other ops fed by a
+  product, whose terms do not cancel much, against 2e-5 of the result.
 * element-wise activations: float32 exp/tanh of the two math libraries differ by a few ulp: 2e-6.
 * softmax, cross-entropy, batch norm: reductions in double on both sides, then float32: 1e-5.
 * Bernoulli dropout: the same Philox bits, so the mask is identical and the values exact.
 * Gaussian noise: the same uniforms, float32 log/cos/sin of two libraries: 1e-5.
-* optimizers: one float32 step on both sides, rules written alike: 1e-6.
+* optimizers: one float32 step on both sides, rules written alike, but contracted into FMAs at
+  other places (the CPU's vector code, nvcc): a few ulp of the O(1) inputs, 1e-6 absolute.
 """
 
 import numpy as np
@@ -21,7 +24,7 @@ pytestmark = pytest.mark.skipif(not fastdnn.cuda.is_available(),
                                 reason=f"no usable GPU: {fastdnn.cuda.status()}")
 
 TOL = {"gemm": (2e-5, 1e-5), "act": (2e-6, 1e-7), "reduce": (1e-5, 1e-6), "noise": (1e-5, 1e-6),
-       "optim": (1e-6, 1e-7)}
+       "optim": (1e-6, 1e-6)}
 SIZES = [1, 3, 17, 33, 257]
 
 
@@ -54,8 +57,10 @@ def test_gemm(k, gemm_path, m, n, kk, ta, tb):
     a = rand(*((kk, m) if ta else (m, kk)))
     b = rand(*((n, kk) if tb else (kk, n)), seed=1)
     want = _C.gemm(a, b, ta, tb, None, False, None, 0, 0.0, False)[0]
-    got = k.gemm(k.put(a), k.put(b), ta, tb, None, False, None, 0, 0.0, False)[0]
-    close(got, want, "gemm")
+    got = k.gemm(k.put(a), k.put(b), ta, tb, None, False, None, 0, 0.0, False)[0].numpy()
+    terms = np.abs(a.T if ta else a).astype(np.float64) @ np.abs(b.T if tb else b).astype(np.float64)
+    worst = np.max(np.abs(got.astype(np.float64) - want) / terms)
+    assert worst <= 1e-6, f"|gpu - cpu| reaches {worst:.2e} of |A|·|B|"
 
 
 @pytest.mark.parametrize("act,alpha", [(0, 0.0), (1, 0.0), (2, 0.2), (3, 1.0), (4, 0.0), (5, 0.0), (6, 0.0)])
@@ -171,6 +176,11 @@ def test_multi_tensor_optimizer(k, kind, hyper, slots):
     ws = [rand(*s, seed=i) for i, s in enumerate(shapes)]
     gs = [rand(*s, seed=10 + i) for i, s in enumerate(shapes)]
     ss = [[np.abs(rand(*s, seed=20 + 3 * i + j)) for j in range(slots)] for i, s in enumerate(shapes)]
+    if hyper.get("centered"):
+        # Training keeps v >= c² (a variance); v - c² near 0 would compare two roundings of a
+        # cancellation, so the state starts with v - c² >= 0.5.
+        for sl in ss:
+            sl[0] += np.square(sl[2]) + np.float32(0.5)
     dw, dg, ds = [k.put(w) for w in ws], [k.put(g) for g in gs], [[k.put(s) for s in sl] for sl in ss]
     _C.optimizer_update(kind, ws, gs, ss, hyper)
     k.optimizer_update(kind, dw, dg, ds, hyper)

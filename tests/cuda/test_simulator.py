@@ -1,0 +1,44 @@
+"""The CUDA simulator (csrc/cuda/sim) itself: barriers and shuffles give a GPU's results, and the
+faults a GPU leaves undefined are reported. Runs only against the simulator's build
+(tools/cuda_sim.sh sets FASTDNN_CUDA_SIM)."""
+
+import os
+
+import numpy as np
+import pytest
+
+import fastdnn
+
+pytestmark = pytest.mark.skipif(not os.environ.get("FASTDNN_CUDA_SIM"),
+                                reason="FASTDNN_CUDA_SIM is not set (tools/cuda_sim.sh sets it)")
+
+
+@pytest.fixture(scope="module")
+def sim():
+    return fastdnn.device("cuda")._kernels.native.sim
+
+
+def test_barrier_orders_shared_memory(sim):
+    x = np.arange(3 * 256, dtype=np.float32)
+    want = x.reshape(3, 256)[:, ::-1].reshape(-1)
+    np.testing.assert_array_equal(sim.reverse(x.tolist()), want)
+
+
+@pytest.mark.parametrize("warps", [1, 3, 32])
+def test_warp_butterfly_sums(sim, warps):
+    x = np.random.default_rng(warps).integers(-50, 50, 32 * warps).astype(np.float32)
+    np.testing.assert_array_equal(sim.warp_sums(x.tolist()), x.reshape(warps, 32).sum(axis=1))
+
+
+@pytest.mark.parametrize("fault,message", [
+    ("divergent barrier", "divergent barrier"),
+    ("exited lane", "lane 5 of warp 0, which has exited"),
+    ("deadlock", "deadlock: 16 thread\\(s\\) wait at __syncthreads while 16"),
+    ("host pointer", "argument 0 points outside device memory"),
+    ("block too large", "invalid configuration argument"),
+    ("copy past the end", "outside any allocation"),
+])
+def test_faults_are_reported(sim, fault, message):
+    with pytest.raises(RuntimeError, match=message):
+        sim.fault(fault)
+    sim.reverse([0.0] * 256)  # the error is not sticky: the next launch runs
