@@ -93,6 +93,23 @@ struct OptimTensorDev {
 // `tensors` and the chunk table live in device memory filled by the caller (optim_prepare).
 void optimizer_update(const OptimHyperDev& h, const OptimTensorDev* host_tensors, int count);
 
+// ---- penalty.cu ------------------------------------------------------------------------------
+// L1/L2: g[t] += l1·sign(w) + 2·l2·w (g may be null: the value only); returns Σ_t l1·Σ|w| + l2·Σw²
+// (downloaded: waits for the GPU). Constraints: w seen as outer × red × inner, norms over red;
+// kind 0 MaxNorm, 1 NonNeg, 2 UnitNorm, 3 MinMaxNorm (csrc/penalties/penalty_kernel.h).
+struct PenaltyTensorDev {
+  const float* w;
+  float* g;
+  int64_t n;
+  float l1, l2;
+};
+double weight_penalty(const PenaltyTensorDev* host_tensors, int count);
+struct ConstraintDev {
+  int kind;
+  double min_value, max_value, rate;
+};
+void constrain(float* w, int64_t outer, int64_t red, int64_t inner, const ConstraintDev& c);
+
 // ---- reduce.cu -------------------------------------------------------------------------------
 // out[0] = scale·Σx over n elements, double accumulation in a fixed order (the result does not
 // depend on timing: the same inputs give the same bits).

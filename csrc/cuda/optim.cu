@@ -6,9 +6,8 @@
 // the update then sums the partials of its tensor (clipnorm) or of all (global_clipnorm) in
 // chunk order, so every block sees the same norm and no value reaches the host.
 #include <cmath>
-#include <cstring>
-#include <vector>
 
+#include "chunks.h"
 #include "kernels.h"
 #include "runtime.h"
 #include "warp.cuh"
@@ -16,29 +15,16 @@
 namespace fastdnn::cuda {
 namespace {
 
-constexpr int64_t kChunk = 8192;
 constexpr int kThreads = 256;
 
-struct Chunk {
-  int tensor;
-  int64_t start;
-};
-
 __global__ void sum_squares_kernel(const OptimTensorDev* ts, const Chunk* chunks, double* partial) {
-  __shared__ double warps[kThreads / 32];
   const Chunk ch = chunks[blockIdx.x];
   const OptimTensorDev t = ts[ch.tensor];
   const int64_t end = min(t.n, ch.start + kChunk);
   double s = 0.0;
   for (int64_t i = ch.start + threadIdx.x; i < end; i += kThreads) s += (double)t.g[i] * t.g[i];
-  s = warp_sum(s);
-  if (threadIdx.x % 32 == 0) warps[threadIdx.x / 32] = s;
-  __syncthreads();
-  if (threadIdx.x == 0) {
-    double total = 0.0;
-    for (int k = 0; k < kThreads / 32; ++k) total += warps[k];
-    partial[blockIdx.x] = total;
-  }
+  const double total = block_sum<kThreads>(s);
+  if (threadIdx.x == 0) partial[blockIdx.x] = total;
 }
 
 __global__ void update_kernel(OptimHyperDev h, const OptimTensorDev* ts, const Chunk* chunks, int nchunks,
@@ -128,36 +114,18 @@ __global__ void update_kernel(OptimHyperDev h, const OptimTensorDev* ts, const C
 }  // namespace
 
 void optimizer_update(const OptimHyperDev& h, const OptimTensorDev* host_tensors, int count) {
-  std::vector<Chunk> chunks;
-  std::vector<int> first(count + 1);
-  for (int t = 0; t < count; ++t) {
-    first[t] = (int)chunks.size();
-    for (int64_t i = 0; i < host_tensors[t].n; i += kChunk) chunks.push_back({t, i});
-  }
-  first[count] = (int)chunks.size();
-  if (chunks.empty()) return;
-  const int nchunks = (int)chunks.size();
-  // One device buffer holds the tables: tensors, chunks, first chunk per tensor (8-byte aligned).
-  const size_t tb = sizeof(OptimTensorDev) * count, cb = sizeof(Chunk) * nchunks, fb = sizeof(int) * (count + 1);
-  const size_t off_c = (tb + 15) / 16 * 16, off_f = off_c + (cb + 15) / 16 * 16, total = off_f + fb;
-  std::vector<char> host((total + 7) / 8 * 8);
-  std::memcpy(host.data(), host_tensors, tb);
-  std::memcpy(host.data() + off_c, chunks.data(), cb);
-  std::memcpy(host.data() + off_f, first.data(), fb);
-  Tensor table = empty({(int64_t)((total + 7) / 8)}, DType::kI64);
-  upload(host.data(), table);  // the whole buffer: the tail past `total` is never read
-  const char* base = static_cast<const char*>(table.data());
-  const auto* ts = reinterpret_cast<const OptimTensorDev*>(base);
-  const auto* ch = reinterpret_cast<const Chunk*>(base + off_c);
-  const auto* fc = reinterpret_cast<const int*>(base + off_f);
+  const ChunkTable<OptimTensorDev> table = chunk_table(host_tensors, count);
+  if (table.nchunks == 0) return;
   Tensor partial;
   if (h.clipnorm > 0 || h.global_clipnorm > 0) {
-    partial = empty({nchunks}, DType::kI64);  // doubles: 8 bytes each
-    sum_squares_kernel<<<nchunks, kThreads, 0, stream()>>>(ts, ch, reinterpret_cast<double*>(partial.data()));
+    partial = empty({table.nchunks}, DType::kI64);  // doubles: 8 bytes each
+    sum_squares_kernel<<<table.nchunks, kThreads, 0, stream()>>>(table.tensors, table.chunks,
+                                                                 reinterpret_cast<double*>(partial.data()));
     check_launch("sum_squares_kernel");
   }
-  update_kernel<<<nchunks, kThreads, 0, stream()>>>(
-      h, ts, ch, nchunks, fc, partial.storage ? reinterpret_cast<const double*>(partial.data()) : nullptr);
+  update_kernel<<<table.nchunks, kThreads, 0, stream()>>>(
+      h, table.tensors, table.chunks, table.nchunks, table.first,
+      partial.storage ? reinterpret_cast<const double*>(partial.data()) : nullptr);
   check_launch("update_kernel");
 }
 

@@ -12,27 +12,16 @@ namespace {
 
 constexpr int kPartials = 256, kThreads = 256;
 
-__device__ double block_sum(double v) {
-  __shared__ double warps[kThreads / 32];
-  v = warp_sum(v);
-  if (threadIdx.x % 32 == 0) warps[threadIdx.x / 32] = v;
-  __syncthreads();
-  double t = 0.0;
-  if (threadIdx.x == 0)
-    for (int k = 0; k < kThreads / 32; ++k) t += warps[k];
-  return t;  // valid in thread 0
-}
-
 __global__ void partial_sums_kernel(const float* x, int64_t n, double* partial) {
   double s = 0.0;
   for (int64_t i = blockIdx.x * (int64_t)kThreads + threadIdx.x; i < n; i += (int64_t)kPartials * kThreads)
     s += (double)x[i];
-  const double t = block_sum(s);
+  const double t = block_sum<kThreads>(s);
   if (threadIdx.x == 0) partial[blockIdx.x] = t;
 }
 
 __global__ void final_sum_kernel(const double* partial, double scale, float* out) {
-  const double t = block_sum(threadIdx.x < kPartials ? partial[threadIdx.x] : 0.0);
+  const double t = block_sum<kThreads>(threadIdx.x < kPartials ? partial[threadIdx.x] : 0.0);
   if (threadIdx.x == 0) out[0] = (float)(t * scale);
 }
 

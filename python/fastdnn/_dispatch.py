@@ -58,6 +58,7 @@ CPU = types.SimpleNamespace(
     batchnorm_forward_infer=_C.batchnorm_forward_infer, batchnorm_backward=_C.batchnorm_backward,
     noise_bernoulli=_C.noise_bernoulli, noise_normal=_C.noise_normal,
     optimizer_update=_C.optimizer_update,
+    weight_penalty=_C.weight_penalty, apply_constraints=_C.apply_constraints,
     dense_backward=_dense_backward,
     moving_average=_moving_average,
     mean_all=_mean_all,

@@ -199,6 +199,7 @@ def _namespace(native, index):
         batchnorm_backward=native.batchnorm_backward,
         noise_bernoulli=native.noise_bernoulli, noise_normal=native.noise_normal,
         optimizer_update=native.optimizer_update, sum_all=native.sum_all,
+        weight_penalty=native.weight_penalty, apply_constraints=native.apply_constraints,
         dense_backward=dense_backward,
         moving_average=native.moving_average,
         mean_all=lambda values, n: native.sum_all(values, 1.0 / n if n else 0.0),

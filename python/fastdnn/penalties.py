@@ -16,14 +16,16 @@ A model without regularizers or constraints gets a plan whose `active` is False,
 training step skips the three calls.
 
 `model_losses(model)` lists the current penalties, one per regularizer (`model.losses`).
-Natively: csrc/penalties/ (fast float32 kernels beside a float64 reference).
+Natively: csrc/penalties/ (fast float32 kernels beside a float64 reference), and
+csrc/cuda/penalty.cu for a model on the GPU (`kernels` picks one, by where the weights are).
 """
 
 import operator
 
 import numpy as np
 
-from . import _C, ops
+from . import ops
+from ._dispatch import kernels, on_device
 
 
 def _sublayers(model):
@@ -102,18 +104,22 @@ def add_gradients(plan, grads):
     call, and returns the sum of those penalties and of the frozen weights' penalties."""
     total = 0.0
     if plan.native_index:
+        k = kernels(*plan.native_params)
         seen = set()
         for i in plan.native_index:
             g = grads[i]
             if g is None:
-                g = np.zeros(plan.variables[i].shape, np.float32)
+                g = k.contiguous(np.zeros(plan.variables[i].shape, np.float32))
+            elif on_device(g):
+                if id(g) in seen:
+                    g = g.copy()
             elif (type(g) is not np.ndarray or g.dtype != np.float32 or not g.flags.c_contiguous
                   or not g.flags.writeable or id(g) in seen):
                 g = np.array(g, dtype=np.float32, order="C")
             seen.add(id(g))
             grads[i] = g
-        total = _C.weight_penalty(plan.native_params, [grads[i] for i in plan.native_index],
-                                  plan.l1, plan.l2)
+        total = k.weight_penalty(plan.native_params, [grads[i] for i in plan.native_index],
+                                 plan.l1, plan.l2)
     if plan.frozen:
         total += _value(plan.frozen)
     return total
@@ -123,7 +129,7 @@ def constrain(plan):
     """Applies every variable's constraint in place: the native ones in one call, then any
     other callable constraint in Python."""
     if plan.constrained:
-        _C.apply_constraints(plan.constrained, plan.specs)
+        kernels(*plan.constrained).apply_constraints(plan.constrained, plan.specs)
     for var, constraint in plan.python_constraints:
         var.assign(constraint(var._value))
 
@@ -133,8 +139,9 @@ def _value(pairs):
     native = [(v._value, _native_factors(r)) for v, r in pairs if _native_factors(r) is not None]
     total = 0.0
     if native:
-        total = _C.weight_penalty([w for w, _ in native], None, [f[0] for _, f in native],
-                                  [f[1] for _, f in native])
+        weights = [w for w, _ in native]
+        total = kernels(*weights).weight_penalty(weights, None, [f[0] for _, f in native],
+                                                 [f[1] for _, f in native])
     return total + sum(float(r(v._value)) for v, r in pairs if _native_factors(r) is None)
 
 
@@ -157,7 +164,8 @@ def layer_losses(layer):
         reg = getattr(var, "regularizer", None)
         if reg is not None:
             factors = _native_factors(reg)
-            losses.append(float(_C.weight_penalty([var._value], None, [factors[0]], [factors[1]]))
+            losses.append(float(kernels(var._value).weight_penalty([var._value], None, [factors[0]],
+                                                                   [factors[1]]))
                           if factors is not None else float(reg(var._value)))
     return losses
 

@@ -166,6 +166,15 @@ class FakeNative:
     def noise_normal(self, x, seed, stream, step, m0, m1, c0, c1, out=None):
         return wrap(_C.noise_normal(dev(x, "x"), seed, stream, step, m0, m1, c0, c1))
 
+    def weight_penalty(self, params, grads, l1, l2):
+        self._log("weight_penalty")
+        return _C.weight_penalty([dev(p, "params") for p in params],
+                                 None if grads is None else [dev(g, "grads") for g in grads], l1, l2)
+
+    def apply_constraints(self, params, specs):
+        self._log("apply_constraints")
+        _C.apply_constraints([dev(p, "params") for p in params], specs)
+
     def optimizer_update(self, kind, params, grads, slots, hyper):
         self._log("optimizer_update")
         _C.optimizer_update(kind, [dev(p, "params") for p in params], [dev(g, "grads") for g in grads],

@@ -159,10 +159,38 @@ def test_tape_gradients_stay_on_the_device(native):
     np.testing.assert_allclose(grads["cuda"].numpy(), grads["cpu"], rtol=1e-6, atol=1e-8)
 
 
-def test_regularized_models_say_they_need_the_cpu(native):
-    model = fastdnn.Sequential([fastdnn.layers.Dense(2, input_shape=[3], kernel_regularizer="l2")]).to("cuda")
+def test_weight_regularizers_and_constraints_train_on_the_device(native):
+    def build():
+        return fastdnn.Sequential([
+            fastdnn.layers.Dense(8, activation="elu", input_shape=[3], kernel_regularizer="l2",
+                                 kernel_constraint=fastdnn.constraints.max_norm(0.5)),
+            fastdnn.layers.Dense(2, kernel_regularizer=fastdnn.regularizers.l1(0.01))])
+    x = np.random.default_rng(0).standard_normal((64, 3))
+    y = (x[:, 0] > 0).astype(np.int64)
+    cpu, gpu = build(), build()
+    gpu.set_weights(cpu.get_weights())
+    for m in (cpu, gpu):
+        m.compile("sgd", fastdnn.losses.SparseCategoricalCrossentropy(from_logits=True))
+    gpu.to("cuda")
+    native.calls.clear()
+    h_gpu = gpu.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0).history["loss"]
+    assert {"weight_penalty", "apply_constraints"} <= set(native.calls)
+    h_cpu = cpu.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0).history["loss"]
+    # the stand-in sums bias gradients in float64, the CPU path in float32: an ulp apart
+    np.testing.assert_allclose(h_gpu, h_cpu, rtol=1e-6)
+    for a, b in zip(gpu.get_weights(), cpu.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-8)
+    assert np.abs(np.sqrt(np.square(gpu.get_weights()[0]).sum(axis=0))).max() <= 0.5 + 1e-6
+    assert gpu.losses == pytest.approx(cpu.losses, rel=1e-5)
+
+
+@pytest.mark.parametrize("kwargs", [{"activity_regularizer": "l2"},
+                                    {"kernel_regularizer": lambda w: fastdnn.ops.sum(w)},
+                                    {"kernel_constraint": lambda w: w}])
+def test_penalties_without_a_gpu_kernel_say_they_need_the_cpu(native, kwargs):
+    model = fastdnn.Sequential([fastdnn.layers.Dense(2, input_shape=[3], **kwargs)]).to("cuda")
     model.compile("sgd", "mse")
-    with pytest.raises(NotImplementedError, match="Regularizers"):
+    with pytest.raises(NotImplementedError, match="CPU only"):
         model.fit(np.ones((4, 3)), np.ones((4, 2)), verbose=0)
 
 

@@ -211,3 +211,44 @@ def test_arrays_round_trip_and_reshape(k):
         d.reshape(5, 5)
     with pytest.raises(TypeError, match="CUDA array"):
         k.gemm(x, d, False, False, None, False, None, 0, 0.0, False)
+
+
+@pytest.mark.parametrize("with_grads", [True, False])
+def test_weight_penalty(k, with_grads):
+    shapes = [(300, 100), (100,), (1,), (9000,), (0,)]
+    ws = [rand(*s, seed=i) for i, s in enumerate(shapes)]
+    ws[1][::3] = 0.0  # sign(0) = 0: no L1 gradient there
+    gs = [rand(*s, seed=10 + i) for i, s in enumerate(shapes)]
+    l1, l2 = [0.0, 0.01, 0.5, 1e-3, 0.1], [0.01, 0.0, 0.2, 1e-4, 0.1]
+    dgs = [k.put(g) for g in gs] if with_grads else None
+    want = _C.weight_penalty(ws, gs if with_grads else None, l1, l2)
+    got = k.weight_penalty([k.put(w) for w in ws], dgs, l1, l2)
+    assert isinstance(got, float) and got == pytest.approx(want, rel=1e-6)
+    for a, b in zip(dgs or [], gs):
+        close(a, b, "optim")
+
+
+@pytest.mark.parametrize("name,shape", [
+    ("max_norm", (300, 100)), ("max_norm_rows", (30, 100)), ("non_neg", (17, 5)),
+    ("unit_norm", (64, 3)), ("min_max_norm", (5, 7, 9)), ("max_norm", (40,))])
+def test_constraints_match_the_cpu(k, name, shape):
+    c = fastdnn.constraints
+    constraint = {"max_norm": c.MaxNorm(2.0), "max_norm_rows": c.MaxNorm(1.0, axis=1), "non_neg": c.NonNeg(),
+                  "unit_norm": c.UnitNorm(), "min_max_norm": c.MinMaxNorm(0.5, 1.5, rate=0.7, axis=1)}[name]
+    w = rand(*shape) * 0.5
+    spec = constraint.native_spec(shape)
+    assert spec is not None
+    d = k.put(w)
+    _C.apply_constraints([w], [spec])
+    k.apply_constraints([d], [spec])
+    close(d, w, "optim")
+
+
+def test_penalty_arguments_are_checked(k):
+    w = k.put(rand(3, 4))
+    with pytest.raises(ValueError, match="non-negative"):
+        k.weight_penalty([w], None, [-1.0], [0.0])
+    with pytest.raises(ValueError, match="does not cover"):
+        k.apply_constraints([w], [(0, 0.0, 2.0, 1.0, 1, 3, 5)])
+    with pytest.raises(TypeError, match="CUDA array"):
+        k.apply_constraints([rand(3, 4)], [(0, 0.0, 2.0, 1.0, 1, 3, 4)])

@@ -38,6 +38,40 @@ def test_loss_curve_follows_the_cpu(optimizer):
     assert np.mean(p_gpu.argmax(1) == p_cpu.argmax(1)) > 0.95
 
 
+def _regularized():
+    """The chapter's l2-regularized layers, with max-norm on the hidden kernels."""
+    layers = fastdnn.layers
+    return fastdnn.models.Sequential([
+        layers.Flatten(input_shape=[28, 28]),
+        layers.Dense(300, activation="elu", kernel_initializer="he_normal",
+                     kernel_regularizer=fastdnn.regularizers.l2(0.01),
+                     kernel_constraint=fastdnn.constraints.max_norm(1.0)),
+        layers.Dense(100, activation="elu", kernel_initializer="he_normal",
+                     kernel_regularizer=fastdnn.regularizers.l1_l2(1e-4, 0.01),
+                     kernel_constraint=fastdnn.constraints.max_norm(1.0)),
+        layers.Dense(10, activation="softmax", kernel_regularizer=fastdnn.regularizers.l2(0.01)),
+    ])
+
+
+def test_regularizers_and_max_norm_follow_the_cpu():
+    fastdnn.utils.set_random_seed(7)
+    x, y = _data(512)
+    cpu, gpu = _regularized(), _regularized()
+    gpu.set_weights(cpu.get_weights())
+    for m in (cpu, gpu):
+        m.compile(optimizer="nadam", loss="sparse_categorical_crossentropy")
+    gpu.to("cuda")
+    h_cpu = cpu.fit(x, y, batch_size=32, epochs=2, shuffle=False, verbose=0).history
+    h_gpu = gpu.fit(x, y, batch_size=32, epochs=2, shuffle=False, verbose=0).history
+    # the loss includes the penalties, which dominate it here: a lost gradient term would show
+    np.testing.assert_allclose(h_gpu["loss"], h_cpu["loss"], rtol=1e-3)
+    for a, b in zip(gpu.get_weights(), cpu.get_weights()):
+        np.testing.assert_allclose(a, b, atol=2e-4)
+    for kernel in (gpu.get_weights()[0], gpu.get_weights()[2]):
+        assert np.sqrt(np.square(kernel).sum(axis=0)).max() <= 1.0 + 1e-6  # max-norm held
+    assert gpu.evaluate(x, y, verbose=0) == pytest.approx(cpu.evaluate(x, y, verbose=0), rel=1e-3)
+
+
 def test_dlpack_with_torch():
     torch = pytest.importorskip("torch")
     if not torch.cuda.is_available():
