@@ -110,6 +110,23 @@ struct ConstraintDev {
 };
 void constrain(float* w, int64_t outer, int64_t red, int64_t inner, const ConstraintDev& c);
 
+// ---- elementwise.cu ---------------------------------------------------------------------------
+enum BinaryOp { kAdd = 0, kSubtract, kMultiply, kDivide, kMaximum, kMinimum, kGreaterEqual, kGreater, kSecond };
+enum UnaryOp { kNegative = 0, kSquare, kAbs, kExp, kLog, kSqrt, kClip, kScale, kSign, kInside };
+constexpr int kMaxDims = 8;
+struct Strided {
+  int ndim;
+  int64_t shape[kMaxDims];
+  int64_t stride_a[kMaxDims], stride_b[kMaxDims];  // element strides; 0 on a broadcast axis
+};
+// y (n elements of s.shape) = op(a, b) with broadcasting through the strides.
+void binary(int op, const float* a, const float* b, float* y, int64_t n, const Strided& s);
+// y = op(x) over n elements; clip and inside use [p0, p1], scale multiplies by p0.
+void unary(int op, const float* x, float* y, int64_t n, float p0, float p1);
+// y (outputs) = sums of x (s.shape, strides s.stride_a) over the axes where s.stride_b is 0,
+// per_output values each.
+void reduce_to(const float* x, float* y, int64_t outputs, int64_t per_output, const Strided& s);
+
 // ---- reduce.cu -------------------------------------------------------------------------------
 // out[0] = scale·Σx over n elements, double accumulation in a fixed order (the result does not
 // depend on timing: the same inputs give the same bits).

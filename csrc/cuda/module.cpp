@@ -8,6 +8,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -419,6 +420,109 @@ void optimizer_update_op(int kind, const py::list& params, const py::list& grads
   optimizer_update(h, ts.data(), (int)count);
 }
 
+// ---- element-wise arithmetic with broadcasting (elementwise.cu) ------------------------------------
+
+std::vector<int64_t> contiguous_strides(const std::vector<int64_t>& shape) {
+  std::vector<int64_t> st(shape.size());
+  int64_t s = 1;
+  for (int i = (int)shape.size() - 1; i >= 0; --i) st[i] = s, s *= shape[i];
+  return st;
+}
+
+// The strides that read `t` (right-aligned) as an array of `shape`: 0 on broadcast axes.
+void broadcast_strides(const std::vector<int64_t>& t, const std::vector<int64_t>& shape, int64_t* out) {
+  const std::vector<int64_t> st = contiguous_strides(t);
+  const int lead = (int)(shape.size() - t.size());
+  for (int d = 0; d < (int)shape.size(); ++d) {
+    const int td = d - lead;
+    out[d] = (td < 0 || t[td] == 1) ? 0 : st[td];
+  }
+}
+
+Strided strided(const std::vector<int64_t>& shape) {
+  if (shape.size() > (size_t)kMaxDims)
+    throw py::value_error("CUDA element-wise ops take arrays of at most " + std::to_string(kMaxDims) +
+                          " dimensions. Received shape " + shape_str(shape) + ".");
+  Strided s{};
+  s.ndim = (int)shape.size();
+  for (int d = 0; d < s.ndim; ++d) s.shape[d] = shape[d];
+  return s;
+}
+
+Tensor binary_op(int op, const py::object& a_, const py::object& b_) {
+  if (op < kAdd || op > kSecond) throw py::value_error("Unknown binary op code " + std::to_string(op) + ".");
+  const Tensor& a = f32(a_, "a");
+  const Tensor& b = f32(b_, "b");
+  std::vector<int64_t> shape(std::max(a.shape.size(), b.shape.size()));
+  for (size_t i = 0; i < shape.size(); ++i) {  // NumPy's rule, from the last axis
+    const int64_t da = i < a.shape.size() ? a.shape[a.shape.size() - 1 - i] : 1;
+    const int64_t db = i < b.shape.size() ? b.shape[b.shape.size() - 1 - i] : 1;
+    if (da != db && da != 1 && db != 1)
+      throw py::value_error("operands could not be broadcast together with shapes " + shape_str(a.shape) + " " +
+                            shape_str(b.shape));
+    shape[shape.size() - 1 - i] = da == 1 ? db : da;
+  }
+  Tensor y = empty(shape);
+  Strided s = strided(shape);
+  if (a.shape == b.shape) {  // no broadcasting: one flat axis
+    s.ndim = 1, s.shape[0] = y.size(), s.stride_a[0] = s.stride_b[0] = 1;
+  } else {
+    broadcast_strides(a.shape, shape, s.stride_a);
+    broadcast_strides(b.shape, shape, s.stride_b);
+  }
+  binary(op, a.f32(), b.f32(), y.f32(), y.size(), s);
+  return y;
+}
+
+Tensor broadcast_to_op(const py::object& x_, const py::handle& shape_) {
+  const Tensor& x = f32(x_, "x");
+  const std::vector<int64_t> shape = shape_arg(shape_);
+  bool ok = shape.size() >= x.shape.size();
+  for (size_t i = 0; ok && i < x.shape.size(); ++i) {
+    const int64_t dx = x.shape[x.shape.size() - 1 - i], ds = shape[shape.size() - 1 - i];
+    ok = dx == ds || dx == 1;
+  }
+  if (!ok)
+    throw py::value_error("Cannot broadcast an array of shape " + shape_str(x.shape) + " to " + shape_str(shape) + ".");
+  Tensor y = empty(shape);
+  Strided s = strided(shape);
+  broadcast_strides(x.shape, shape, s.stride_b);  // kSecond reads b only; a's strides stay 0
+  binary(kSecond, x.f32(), x.f32(), y.f32(), y.size(), s);
+  return y;
+}
+
+Tensor unary_op(int op, const py::object& x_, float p0, float p1) {
+  if (op < kNegative || op > kInside) throw py::value_error("Unknown unary op code " + std::to_string(op) + ".");
+  const Tensor& x = f32(x_, "x");
+  Tensor y = empty(x.shape);
+  unary(op, x.f32(), y.f32(), x.size(), p0, p1);
+  return y;
+}
+
+// Sums of x over the axes where `shape` (x's rank) has 1 and x does not.
+Tensor reduce_to_op(const py::object& x_, const py::handle& shape_) {
+  const Tensor& x = f32(x_, "x");
+  const std::vector<int64_t> shape = shape_arg(shape_);
+  bool ok = shape.size() == x.shape.size();
+  for (size_t d = 0; ok && d < shape.size(); ++d) ok = shape[d] == x.shape[d] || shape[d] == 1;
+  if (!ok)
+    throw py::value_error("reduce_to needs a shape of x's rank with x's size or 1 on each axis. Received " +
+                          shape_str(shape) + " for x of shape " + shape_str(x.shape) + ".");
+  Tensor y = empty(shape);
+  Strided s = strided(x.shape);
+  const std::vector<int64_t> st = contiguous_strides(x.shape);
+  int64_t per_output = 1;
+  for (int d = 0; d < s.ndim; ++d) {
+    s.stride_a[d] = st[d];
+    const bool summed = shape[d] == 1 && x.shape[d] != 1;
+    s.stride_b[d] = summed ? 0 : 1;
+    if (summed) per_output *= x.shape[d];
+  }
+  if (per_output > 0 || y.size() == 0) reduce_to(x.f32(), y.f32(), y.size(), per_output, s);
+  else fill(y.f32(), y.size(), 0.0f);  // a sum over an empty axis
+  return y;
+}
+
 // The signatures of fastdnn._C.weight_penalty and apply_constraints (csrc/penalties/penalty_op.cpp).
 double weight_penalty_op(const py::list& params, const py::object& grads, const py::list& l1, const py::list& l2) {
   const size_t count = params.size();
@@ -663,6 +767,10 @@ PYBIND11_MODULE(FASTDNN_CUDA_MODULE, m) {
         py::arg("m1"), py::arg("c0"), py::arg("c1"), py::arg("out") = py::none());
   m.def("optimizer_update", &optimizer_update_op, py::arg("kind"), py::arg("params"), py::arg("grads"),
         py::arg("slots"), py::arg("hyper"));
+  m.def("binary", &binary_op, py::arg("op"), py::arg("a"), py::arg("b"));
+  m.def("unary", &unary_op, py::arg("op"), py::arg("x"), py::arg("p0") = 0.0f, py::arg("p1") = 0.0f);
+  m.def("broadcast_to", &broadcast_to_op, py::arg("x"), py::arg("shape"));
+  m.def("reduce_to", &reduce_to_op, py::arg("x"), py::arg("shape"));
   m.def("weight_penalty", &weight_penalty_op, py::arg("params"), py::arg("grads"), py::arg("l1"), py::arg("l2"));
   m.def("apply_constraints", &apply_constraints_op, py::arg("params"), py::arg("specs"));
   m.def("sum_all", &sum_all_op, py::arg("x"), py::arg("scale"));

@@ -112,5 +112,6 @@ def host_only(op, *arrays):
         if on_device(a):
             raise NotImplementedError(
                 f"fastdnn.ops.{op} has no CUDA kernel yet. Compute it on the CPU (x.numpy(), or a "
-                "model left on the CPU), or build the model from the layers the GPU runs: Dense, "
-                "Activation, Flatten, BatchNormalization and the dropout family.")
+                "model left on the CPU), or build the model from the layers and losses the GPU "
+                "runs: Dense, Activation, Flatten, BatchNormalization, the dropout family (without "
+                "a broadcast noise_shape), and losses made of element-wise ops.")

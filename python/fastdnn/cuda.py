@@ -172,7 +172,8 @@ def _namespace(native, index):
         if _dispatch.on_device(x):
             return x
         keep = isinstance(x, np.ndarray) and x.dtype == np.int64  # class labels stay int64
-        return native.from_numpy(np.ascontiguousarray(x, dtype=np.int64 if keep else np.float32))
+        # np.asarray, not np.ascontiguousarray, which turns a 0-d array into shape (1,)
+        return native.from_numpy(np.asarray(x, dtype=np.int64 if keep else np.float32, order="C"))
 
     def scalar(g):
         return g if _dispatch.on_device(g) else native.full((), float(g))

@@ -59,7 +59,7 @@ class Device:
             if _dispatch.on_device(x):
                 return x.numpy()
             keep = isinstance(x, np.ndarray) and x.dtype == np.int64
-            return np.ascontiguousarray(x, dtype=np.int64 if keep else np.float32)
+            return np.asarray(x, dtype=np.int64 if keep else np.float32, order="C")  # 0-d stays 0-d
         return self._kernels.put(x)
 
     def __enter__(self):

@@ -30,7 +30,7 @@ import numpy as np
 
 from . import ops
 from ._arrays import as_float32
-from ._dispatch import on_device
+from ._dispatch import kernels, on_device
 from ._registry import Registry
 from .autodiff import record
 from .variables import Variable
@@ -46,6 +46,11 @@ def _tensor(x, name):
     if isinstance(x, Variable):
         return x.value
     return as_float32(x, name)
+
+
+def _same_device(x, like):
+    """`x` moved to the GPU when `like` is there (targets and weights follow the predictions)."""
+    return kernels(like).put(x) if on_device(like) and not on_device(x) else x
 
 
 def _scalar(value):
@@ -324,7 +329,7 @@ def _reduce_weighted(values, sample_weight, reduction):
     values = _tensor(values, "losses")
     weight = None
     if sample_weight is not None:
-        weight = as_float32(sample_weight, "sample_weight")
+        weight = _same_device(as_float32(sample_weight, "sample_weight"), values)
         values, weight = _squeeze_or_expand(values, weight)
         values = ops.multiply(values, weight)
     if reduction in (None, "none") or values.ndim == 0:
@@ -393,7 +398,7 @@ class Loss:
             if fast is not None:
                 return fast
         y_pred = _tensor(y_pred, "y_pred")
-        y_true = _tensor(y_true, "y_true")
+        y_true = _same_device(_tensor(y_true, "y_true"), y_pred)
         return _reduce_weighted(self.call(y_true, y_pred), sample_weight, self.reduction)
 
     def _fused_mean(self, y_true, y_pred):

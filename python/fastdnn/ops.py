@@ -449,7 +449,10 @@ def _unbroadcast(g, shape):
 
 def _binary(a, b, forward, grads):
     a, b = _x(a, "a"), _x(b, "b")
-    host_only(getattr(forward, "__name__", "element-wise op"), a, b)
+    name = getattr(forward, "__name__", "")
+    if name in _BINARY_CODES and (on_device(a) or on_device(b)):
+        return _binary_device(a, b, _BINARY_CODES[name])
+    host_only(name or "element-wise op", a, b)
     y = np.asarray(forward(a, b), dtype=np.float32)
     record(y, (a, b), lambda g, needs: tuple(
         _unbroadcast(f(g, a, b, y), x.shape) if need else None
@@ -487,48 +490,119 @@ def minimum(a, b):
     return _binary(a, b, np.minimum, (lambda g, a, b, y: g * (a <= b), lambda g, a, b, y: g * (a > b)))
 
 
-def _unary(x, forward, grad):
+def _unary(x, forward, grad, device=None):
     x = _x(x, "x")
+    if device is not None and on_device(x):
+        return _unary_device(x, *device)
     host_only(getattr(forward, "__name__", "element-wise op"), x)
     y = np.asarray(forward(x), dtype=np.float32)
     record(y, (x,), lambda g, needs: (grad(g, x, y),))
     return y
 
 
+# On the GPU: the op codes of fastdnn._cuda's binary/unary (csrc/cuda/kernels.h), each backward
+# written with those same kernels; gradients are summed down to broadcast inputs with reduce_to.
+_BINARY_CODES = {"add": 0, "subtract": 1, "multiply": 2, "divide": 3, "maximum": 4, "minimum": 5}
+_GE, _GT = 6, 7
+_NEGATIVE, _SQUARE, _ABS, _EXP, _LOG, _SQRT, _CLIP, _SCALE, _SIGN, _INSIDE = range(10)
+
+
+def _unbroadcast_device(native, g, shape):
+    """`g` summed down to `shape` on the GPU (undoing NumPy broadcasting)."""
+    if tuple(g.shape) == tuple(shape):
+        return g
+    kept = (1,) * (g.ndim - len(shape)) + tuple(shape)
+    return native.reduce_to(g, kept).reshape(tuple(shape))
+
+
+def _binary_device(a, b, code):
+    host = b if on_device(a) else a
+    if not on_device(host) and np.size(host) > 1:
+        kernels(a, b)  # raises: only a scalar may come from host memory, as in PyTorch
+    k = kernels(a if on_device(a) else b)
+    n = k.native
+    a, b = k.put(a), k.put(b)
+    y = n.binary(code, a, b)
+
+    def backward(g, needs):
+        if code == 0:
+            ga, gb = g, g
+        elif code == 1:
+            ga, gb = g, n.unary(_NEGATIVE, g)
+        elif code == 2:
+            ga, gb = n.binary(2, g, b), n.binary(2, g, a)
+        elif code == 3:
+            ga, gb = n.binary(3, g, b), n.unary(_NEGATIVE, n.binary(3, n.binary(2, g, y), b))
+        elif code == 4:  # maximum: to a on ties
+            ga, gb = n.binary(2, g, n.binary(_GE, a, b)), n.binary(2, g, n.binary(_GT, b, a))
+        else:  # minimum: to a on ties
+            ga, gb = n.binary(2, g, n.binary(_GE, b, a)), n.binary(2, g, n.binary(_GT, a, b))
+        return (_unbroadcast_device(n, ga, a.shape) if needs[0] else None,
+                _unbroadcast_device(n, gb, b.shape) if needs[1] else None)
+
+    record(y, (a, b), backward)
+    return y
+
+
+def _unary_device(x, code, p0=0.0, p1=0.0):
+    n = kernels(x).native
+    y = n.unary(code, x, float(p0), float(p1))
+
+    def backward(g, needs):
+        if code == _NEGATIVE:
+            d = n.unary(_NEGATIVE, g)
+        elif code == _SQUARE:
+            d = n.unary(_SCALE, n.binary(2, g, x), 2.0)
+        elif code == _ABS:
+            d = n.binary(2, g, n.unary(_SIGN, x))
+        elif code == _EXP:
+            d = n.binary(2, g, y)
+        elif code == _LOG:
+            d = n.binary(3, g, x)
+        elif code == _SQRT:
+            d = n.unary(_SCALE, n.binary(3, g, y), 0.5)
+        else:  # clip: the gradient passes where x lies inside
+            d = n.binary(2, g, n.unary(_INSIDE, x, float(p0), float(p1)))
+        return (d,)
+
+    record(y, (x,), backward)
+    return y
+
+
 def negative(x):
     """-x."""
-    return _unary(x, np.negative, lambda g, x, y: -g)
+    return _unary(x, np.negative, lambda g, x, y: -g, (_NEGATIVE,))
 
 
 def square(x):
     """x², element-wise."""
-    return _unary(x, np.square, lambda g, x, y: 2 * g * x)
+    return _unary(x, np.square, lambda g, x, y: 2 * g * x, (_SQUARE,))
 
 
 def abs(x):  # noqa: A001 - mirrors keras.ops.abs
     """|x|, element-wise (gradient sign(x), 0 at 0)."""
-    return _unary(x, np.abs, lambda g, x, y: g * np.sign(x))
+    return _unary(x, np.abs, lambda g, x, y: g * np.sign(x), (_ABS,))
 
 
 def exp(x):
     """exp(x), element-wise."""
-    return _unary(x, np.exp, lambda g, x, y: g * y)
+    return _unary(x, np.exp, lambda g, x, y: g * y, (_EXP,))
 
 
 def log(x):
     """Natural logarithm, element-wise."""
-    return _unary(x, np.log, lambda g, x, y: g / x)
+    return _unary(x, np.log, lambda g, x, y: g / x, (_LOG,))
 
 
 def sqrt(x):
     """Square root, element-wise."""
-    return _unary(x, np.sqrt, lambda g, x, y: g * 0.5 / y)
+    return _unary(x, np.sqrt, lambda g, x, y: g * 0.5 / y, (_SQRT,))
 
 
 def clip(x, x_min, x_max):
     """x clipped to [x_min, x_max]; the gradient passes where x lies inside."""
     return _unary(x, lambda v: np.clip(v, x_min, x_max),
-                  lambda g, x, y: g * ((x >= x_min) & (x <= x_max)))
+                  lambda g, x, y: g * ((x >= x_min) & (x <= x_max)), (_CLIP, x_min, x_max))
 
 
 def where(condition, a, b):
@@ -570,10 +644,9 @@ def _reduce(x, axis, keepdims, scale):
 
 
 def _reduce_all_device(x, axis, keepdims, scale):
-    """sum/mean of every element of a GPU array (the deterministic kernel); other axes raise."""
+    """sum/mean of a GPU array: every element (the deterministic kernel), or over `axis`."""
     if axis is not None or keepdims:
-        raise NotImplementedError("On the GPU, sum and mean reduce every element (axis=None, "
-                                  f"keepdims=False). Received axis={axis}, keepdims={keepdims}.")
+        return _reduce_axes_device(x, axis, keepdims, scale)
     if scale is None:
         scale = 1.0 / x.size if x.size else float("nan")
     k = kernels(x)
@@ -582,6 +655,32 @@ def _reduce_all_device(x, axis, keepdims, scale):
     def backward(g, needs):
         d = k.scale_by(k.ones(x.shape), g)
         return (d if scale == 1.0 else k.scale_by(d, scale),)
+
+    record(y, (x,), backward)
+    return y
+
+
+def _reduce_axes_device(x, axis, keepdims, scale):
+    """sum/mean of a GPU array over `axis` (None: all), through reduce_to; the backward
+    broadcasts the gradient back."""
+    axes = tuple(range(x.ndim)) if axis is None else ((axis,) if np.isscalar(axis) else tuple(axis))
+    if any(not -x.ndim <= int(a) < x.ndim for a in axes):
+        raise ValueError(f"axis {axis} is out of bounds for an array of dimension {x.ndim}.")
+    axes = tuple(sorted({int(a) % x.ndim for a in axes}))
+    n = kernels(x).native
+    kept = tuple(1 if i in axes else d for i, d in enumerate(x.shape))
+    count = math.prod(x.shape[i] for i in axes)
+    if scale is None:  # the mean of nothing is NaN, as in NumPy and Keras
+        scale = 1.0 / count if count else float("nan")
+    y = n.reduce_to(x, kept)
+    if scale != 1.0:
+        y = n.unary(_SCALE, y, scale)
+    out_shape = kept if keepdims else tuple(d for i, d in enumerate(x.shape) if i not in axes)
+    y = y.reshape(out_shape)
+
+    def backward(g, needs):
+        d = n.broadcast_to(g.reshape(kept), tuple(x.shape))
+        return (d if scale == 1.0 else n.unary(_SCALE, d, scale),)
 
     record(y, (x,), backward)
     return y

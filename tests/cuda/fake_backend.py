@@ -166,6 +166,29 @@ class FakeNative:
     def noise_normal(self, x, seed, stream, step, m0, m1, c0, c1, out=None):
         return wrap(_C.noise_normal(dev(x, "x"), seed, stream, step, m0, m1, c0, c1))
 
+    _BINARY = (np.add, np.subtract, np.multiply, np.divide, np.maximum, np.minimum, np.greater_equal,
+               np.greater, lambda a, b: np.broadcast_to(b, np.broadcast_shapes(a.shape, b.shape)))
+    _UNARY = (lambda x, p0, p1: -x, lambda x, p0, p1: np.square(x), lambda x, p0, p1: np.abs(x),
+              lambda x, p0, p1: np.exp(x), lambda x, p0, p1: np.log(x), lambda x, p0, p1: np.sqrt(x),
+              lambda x, p0, p1: np.clip(x, p0, p1), lambda x, p0, p1: x * np.float32(p0),
+              lambda x, p0, p1: np.sign(x), lambda x, p0, p1: (x >= p0) & (x <= p1))
+
+    def binary(self, op, a, b):
+        self._log("binary")
+        return wrap(np.asarray(self._BINARY[op](dev(a, "a"), dev(b, "b")), np.float32))
+
+    def unary(self, op, x, p0=0.0, p1=0.0):
+        self._log("unary")
+        return wrap(np.asarray(self._UNARY[op](dev(x, "x"), p0, p1), np.float32))
+
+    def reduce_to(self, x, shape):
+        a = dev(x, "x")
+        axes = tuple(i for i, (d, s) in enumerate(zip(a.shape, shape)) if s == 1 and d != 1)
+        return wrap(np.add.reduce(a, axis=axes, keepdims=True, dtype=np.float64).astype(np.float32))
+
+    def broadcast_to(self, x, shape):
+        return wrap(np.broadcast_to(dev(x, "x"), tuple(shape)))
+
     def weight_penalty(self, params, grads, l1, l2):
         self._log("weight_penalty")
         return _C.weight_penalty([dev(p, "params") for p in params],

@@ -136,12 +136,18 @@ def test_mixing_host_and_device_arrays_in_an_op_is_an_error(native):
         fastdnn.ops.matmul(a, np.ones((3, 2), np.float32))
 
 
-@pytest.mark.parametrize("op", [lambda a: fastdnn.ops.add(a, a), lambda a: fastdnn.ops.exp(a),
-                                lambda a: fastdnn.ops.gelu(a), lambda a: fastdnn.ops.sum(a, axis=0)])
+@pytest.mark.parametrize("op", [lambda a: fastdnn.ops.gelu(a), lambda a: fastdnn.ops.where(np.ones((2, 3), bool), a, a)])
 def test_ops_without_a_gpu_kernel_say_so(native, op):
     a = fastdnn.device("cuda").put(np.ones((2, 3)))
     with pytest.raises(NotImplementedError, match="GPU|CUDA"):
         op(a)
+
+
+def test_element_wise_ops_take_host_scalars_only(native):
+    a = fastdnn.device("cuda").put(np.ones((2, 3)))
+    np.testing.assert_array_equal(fastdnn.ops.multiply(a, 2.0).numpy(), np.full((2, 3), 2.0))
+    with pytest.raises(ValueError, match="different devices"):
+        fastdnn.ops.add(a, np.ones((2, 3), np.float32))
 
 
 def test_tape_gradients_stay_on_the_device(native):

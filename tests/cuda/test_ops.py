@@ -252,3 +252,65 @@ def test_penalty_arguments_are_checked(k):
         k.apply_constraints([w], [(0, 0.0, 2.0, 1.0, 1, 3, 5)])
     with pytest.raises(TypeError, match="CUDA array"):
         k.apply_constraints([rand(3, 4)], [(0, 0.0, 2.0, 1.0, 1, 3, 4)])
+
+
+def _with_gradients(fn, arrays, put):
+    """fn(*arrays) and the gradients of Σ fn(...)·r (r fixed, random) for each array, with the
+    arrays placed by `put` (identity for the CPU)."""
+    vs = [fastdnn.Variable(np.asarray(a, np.float32)) for a in arrays]
+    for v in vs:
+        v._value = put(v._value)
+    with fastdnn.GradientTape() as tape:
+        y = fn(*[v.value for v in vs])
+        r = put(np.asarray(np.random.default_rng(5).standard_normal(y.shape), np.float32))
+        loss = fastdnn.ops.sum(fastdnn.ops.multiply(y, r))
+    grads = tape.gradient(loss, vs)
+    return np.asarray(y), [np.asarray(g) for g in grads]
+
+
+@pytest.mark.parametrize("name", ["add", "subtract", "multiply", "divide", "maximum", "minimum"])
+@pytest.mark.parametrize("sa,sb", [((4, 5), (4, 5)), ((4, 5), (5,)), ((3, 1, 5), (4, 1)), ((), (2, 3)),
+                                   ((2, 3), ())])
+def test_binary_ops_broadcast_and_differentiate(k, name, sa, sb):
+    a = np.asarray(rand(*sa)).round(1)  # rounded: maximum and minimum meet ties
+    b = np.asarray(rand(*sb, seed=1)).round(1) + (3.0 if name == "divide" else 0.0)
+    fn = getattr(fastdnn.ops, name)
+    y, grads = _with_gradients(fn, (a, b), k.put)
+    y_cpu, grads_cpu = _with_gradients(fn, (a, b), lambda x: x)
+    close(y, y_cpu, "act")
+    for g, g_cpu in zip(grads, grads_cpu):
+        assert g.shape == g_cpu.shape
+        close(g, g_cpu, "reduce")
+
+
+@pytest.mark.parametrize("name,args", [("negative", ()), ("square", ()), ("abs", ()), ("exp", ()), ("log", ()),
+                                       ("sqrt", ()), ("clip", (-0.5, 0.5))])
+def test_unary_ops_differentiate(k, name, args):
+    x = rand(6, 7).round(1)  # abs meets 0, clip its bounds
+    if name in ("log", "sqrt"):
+        x = np.abs(x) + 0.5
+    fn = lambda v: getattr(fastdnn.ops, name)(v, *args)  # noqa: E731
+    y, (g,) = _with_gradients(fn, (x,), k.put)
+    y_cpu, (g_cpu,) = _with_gradients(fn, (x,), lambda v: v)
+    close(y, y_cpu, "act")
+    close(g, g_cpu, "act")
+
+
+@pytest.mark.parametrize("name", ["sum", "mean"])
+@pytest.mark.parametrize("axis", [0, 1, -1, (0, 2), None])
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_reductions_over_axes(k, name, axis, keepdims):
+    x = rand(3, 4, 5)
+    fn = lambda v: getattr(fastdnn.ops, name)(v, axis=axis, keepdims=keepdims)  # noqa: E731
+    y, (g,) = _with_gradients(fn, (x,), k.put)
+    y_cpu, (g_cpu,) = _with_gradients(fn, (x,), lambda v: v)
+    assert y.shape == y_cpu.shape
+    close(y, y_cpu, "reduce")
+    close(g, g_cpu, "reduce")
+
+
+def test_element_wise_shapes_are_checked(k):
+    with pytest.raises(ValueError, match="could not be broadcast"):
+        k.native.binary(0, k.put(rand(2, 3)), k.put(rand(4)))
+    with pytest.raises(ValueError, match="out of bounds"):
+        fastdnn.ops.sum(k.put(rand(2, 3)), axis=2)

@@ -72,6 +72,34 @@ def test_regularizers_and_max_norm_follow_the_cpu():
     assert gpu.evaluate(x, y, verbose=0) == pytest.approx(cpu.evaluate(x, y, verbose=0), rel=1e-3)
 
 
+@pytest.mark.parametrize("loss", ["mse", "mae", "binary_crossentropy"])
+def test_element_wise_losses_follow_the_cpu(loss):
+    """Losses built from element-wise ops and axis means (csrc/cuda/elementwise.cu), with
+    sample weights."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((256, 8)).astype(np.float32)
+    y = np.stack([x[:, 0] * x[:, 1], np.sin(x[:, 2])], axis=1).astype(np.float32)
+    if loss == "binary_crossentropy":
+        y = (y > 0).astype(np.float32)  # two labels per sample
+    w = rng.uniform(0.5, 1.5, 256).astype(np.float32)
+
+    def build():
+        return fastdnn.models.Sequential([
+            fastdnn.layers.Dense(32, activation="selu", kernel_initializer="lecun_normal", input_shape=[8]),
+            fastdnn.layers.Dense(2, activation="sigmoid" if loss == "binary_crossentropy" else None)])
+
+    cpu, gpu = build(), build()
+    gpu.set_weights(cpu.get_weights())
+    for m in (cpu, gpu):
+        m.compile(optimizer=fastdnn.optimizers.SGD(learning_rate=0.01, momentum=0.9), loss=loss)
+    gpu.to("cuda")
+    h_cpu = cpu.fit(x, y, sample_weight=w, batch_size=32, epochs=2, shuffle=False, verbose=0).history
+    h_gpu = gpu.fit(x, y, sample_weight=w, batch_size=32, epochs=2, shuffle=False, verbose=0).history
+    np.testing.assert_allclose(h_gpu["loss"], h_cpu["loss"], rtol=1e-4)
+    for a, b in zip(gpu.get_weights(), cpu.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
 def test_dlpack_with_torch():
     torch = pytest.importorskip("torch")
     if not torch.cuda.is_available():
