@@ -6,6 +6,7 @@
 //   normal:    y = x·(m0 + m1·z) + (c0 + c1·z), z by Box-Muller from word pairs (0, 1), (2, 3)
 #include <cstdint>
 
+#include "act_device.cuh"
 #include "kernels.h"
 #include "runtime.h"
 
@@ -46,6 +47,20 @@ __global__ void bernoulli_kernel(const float* x, float* y, int64_t n, uint64_t s
   }
 }
 
+__global__ void bernoulli_broadcast_kernel(const float* x, float* y, int64_t n, Strided s, uint64_t seed,
+                                           uint32_t stream, uint64_t step, uint32_t threshold, float m, float c_keep,
+                                           float c_drop) {
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+    int64_t r = i, e = 0;  // e: the mask element this input element reads
+    for (int d = s.ndim - 1; d >= 0; --d) {
+      e += r % s.shape[d] * s.stride_b[d];
+      r /= s.shape[d];
+    }
+    const uint4 w = philox_block(seed, stream, step, (uint64_t)(e / 4));
+    y[i] = word(w, (int)(e % 4)) < threshold ? c_drop : (c_keep == 0.0f ? x[i] * m : x[i] * m + c_keep);
+  }
+}
+
 __global__ void normal_kernel(const float* x, float* y, int64_t n, uint64_t seed, uint32_t stream, uint64_t step,
                               float m0, float m1, float c0, float c1) {
   const int64_t blocks = (n + 3) / 4;
@@ -80,6 +95,15 @@ void noise_bernoulli(const float* x, float* y, int64_t n, uint64_t seed, uint32_
   bernoulli_kernel<<<grid_blocks(n), 256, 0, cuda::stream()>>>(x, y, n, seed, stream, step, threshold, m, c_keep,
                                                                c_drop);
   check_launch("bernoulli_kernel");
+}
+
+void noise_bernoulli_broadcast(const float* x, float* y, int64_t n, const Strided& s, uint64_t seed,
+                               uint32_t stream, uint64_t step, uint32_t threshold, float m, float c_keep,
+                               float c_drop) {
+  if (n == 0) return;
+  bernoulli_broadcast_kernel<<<grid_for(n), 256, 0, cuda::stream()>>>(x, y, n, s, seed, stream, step, threshold, m,
+                                                                      c_keep, c_drop);
+  check_launch("bernoulli_broadcast_kernel");
 }
 
 void noise_normal(const float* x, float* y, int64_t n, uint64_t seed, uint32_t stream, uint64_t step, float m0,

@@ -5,7 +5,8 @@
 //   unary:     y = op(x; p0, p1), n elements
 //   reduce_to: y (out shape, same ndim as x, 1 on summed axes) = Σ of x over the summed axes,
 //              one thread per output in a fixed order, double accumulation: deterministic
-// The formulas are NumPy's in float32 (maximum/minimum propagate NaN, sign(0) = 0).
+// The formulas are NumPy's in float32 (maximum/minimum propagate NaN, sign(0) = 0); gelu's are
+// fastdnn.ops.gelu's, in double.
 #include <cmath>
 
 #include "act_device.cuh"
@@ -29,6 +30,19 @@ __device__ __forceinline__ float binary_value(int op, float a, float b) {
   }
 }
 
+// GELU and its derivative in double, as the CPU computes them (fastdnn.ops.gelu): the tanh
+// approximation or the exact x·Φ(x).
+__device__ float gelu_value(bool derivative, bool approximate, float xf) {
+  const double x = xf;
+  if (approximate) {
+    const double c = 0.7978845608028654, t = tanh(c * (x + 0.044715 * x * x * x));
+    return (float)(derivative ? 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * c * (1 + 3 * 0.044715 * x * x)
+                              : 0.5 * x * (1 + t));
+  }
+  const double cdf = 0.5 * (1 + erf(x * 0.7071067811865476));
+  return (float)(derivative ? cdf + x * exp(-0.5 * x * x) * 0.3989422804014327 : x * cdf);
+}
+
 __device__ __forceinline__ float unary_value(int op, float x, float p0, float p1) {
   switch (op) {
     case kNegative: return -x;
@@ -40,7 +54,8 @@ __device__ __forceinline__ float unary_value(int op, float x, float p0, float p1
     case kClip: return fminf(fmaxf(x, p0), p1);
     case kScale: return x * p0;
     case kSign: return x != x ? x : (float)((x > 0.0f) - (x < 0.0f));
-    default: return (x >= p0 && x <= p1) ? 1.0f : 0.0f;  // kInside
+    case kInside: return (x >= p0 && x <= p1) ? 1.0f : 0.0f;
+    default: return gelu_value(op == kGeluGrad, p0 != 0.0f, x);
   }
 }
 

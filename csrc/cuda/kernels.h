@@ -6,6 +6,15 @@
 
 namespace fastdnn::cuda {
 
+// Element strides that read an array as one of `shape` (ndim <= kMaxDims): 0 on the axes it is
+// broadcast along (elementwise.cu, dropout.cu).
+constexpr int kMaxDims = 8;
+struct Strided {
+  int ndim;
+  int64_t shape[kMaxDims];
+  int64_t stride_a[kMaxDims], stride_b[kMaxDims];  // element strides; 0 on a broadcast axis
+};
+
 // ---- gemm.cu -------------------------------------------------------------------------------
 // C (M×N, ldc) = op(A)·op(B) [+ C if accumulate], A (lda), B (ldb) row-major; then, when asked,
 // Z = C + bias (pre-activation) and C = act(C + bias). The plain tiled kernel used where
@@ -74,6 +83,12 @@ void noise_bernoulli(const float* x, float* y, int64_t n, uint64_t seed, uint32_
                      uint32_t threshold, float m, float c_keep, float c_drop);
 void noise_normal(const float* x, float* y, int64_t n, uint64_t seed, uint32_t stream, uint64_t step,
                   float m0, float m1, float c0, float c1);
+// The Bernoulli rule over x (s.shape) with one draw per element of a mask broadcast over it: the
+// mask's flat index (through s.stride_b, the mask's strides, 0 on broadcast axes) picks the
+// Philox word, as the CPU draws a mask of that shape.
+void noise_bernoulli_broadcast(const float* x, float* y, int64_t n, const Strided& s, uint64_t seed,
+                               uint32_t stream, uint64_t step, uint32_t threshold, float m, float c_keep,
+                               float c_drop);
 
 // ---- optim.cu --------------------------------------------------------------------------------
 // One optimizer step over every parameter in one launch (two with norm clipping: the squared
@@ -112,16 +127,11 @@ void constrain(float* w, int64_t outer, int64_t red, int64_t inner, const Constr
 
 // ---- elementwise.cu ---------------------------------------------------------------------------
 enum BinaryOp { kAdd = 0, kSubtract, kMultiply, kDivide, kMaximum, kMinimum, kGreaterEqual, kGreater, kSecond };
-enum UnaryOp { kNegative = 0, kSquare, kAbs, kExp, kLog, kSqrt, kClip, kScale, kSign, kInside };
-constexpr int kMaxDims = 8;
-struct Strided {
-  int ndim;
-  int64_t shape[kMaxDims];
-  int64_t stride_a[kMaxDims], stride_b[kMaxDims];  // element strides; 0 on a broadcast axis
-};
+enum UnaryOp { kNegative = 0, kSquare, kAbs, kExp, kLog, kSqrt, kClip, kScale, kSign, kInside, kGelu, kGeluGrad };
 // y (n elements of s.shape) = op(a, b) with broadcasting through the strides.
 void binary(int op, const float* a, const float* b, float* y, int64_t n, const Strided& s);
-// y = op(x) over n elements; clip and inside use [p0, p1], scale multiplies by p0.
+// y = op(x) over n elements; clip and inside use [p0, p1], scale multiplies by p0; gelu and its
+// derivative take the tanh approximation when p0 != 0.
 void unary(int op, const float* x, float* y, int64_t n, float p0, float p1);
 // y (outputs) = sums of x (s.shape, strides s.stride_a) over the axes where s.stride_b is 0,
 // per_output values each.

@@ -342,8 +342,36 @@ void check_finite(double v, const char* name) {
     throw py::value_error(std::string("`") + name + "` must be a finite number. Received: " + std::to_string(v));
 }
 
+std::vector<int64_t> contiguous_strides(const std::vector<int64_t>& shape) {
+  std::vector<int64_t> st(shape.size());
+  int64_t s = 1;
+  for (int i = (int)shape.size() - 1; i >= 0; --i) st[i] = s, s *= shape[i];
+  return st;
+}
+
+// The strides that read `t` (right-aligned) as an array of `shape`: 0 on broadcast axes.
+void broadcast_strides(const std::vector<int64_t>& t, const std::vector<int64_t>& shape, int64_t* out) {
+  const std::vector<int64_t> st = contiguous_strides(t);
+  const int lead = (int)(shape.size() - t.size());
+  for (int d = 0; d < (int)shape.size(); ++d) {
+    const int td = d - lead;
+    out[d] = (td < 0 || t[td] == 1) ? 0 : st[td];
+  }
+}
+
+Strided strided(const std::vector<int64_t>& shape) {
+  if (shape.size() > (size_t)kMaxDims)
+    throw py::value_error("CUDA element-wise ops take arrays of at most " + std::to_string(kMaxDims) +
+                          " dimensions. Received shape " + shape_str(shape) + ".");
+  Strided s{};
+  s.ndim = (int)shape.size();
+  for (int d = 0; d < s.ndim; ++d) s.shape[d] = shape[d];
+  return s;
+}
+
+// With mask_shape (broadcast against x, NumPy's rule), one draw per element of the mask.
 Tensor bernoulli_op(const py::object& x_, double rate, uint64_t seed, uint32_t stream, uint64_t step, double scale,
-                    double c_keep, double c_drop, const py::object& out) {
+                    double c_keep, double c_drop, const py::object& out, const py::object& mask_shape) {
   const Tensor& x = f32(x_, "x");
   if (!(rate >= 0.0 && rate < 1.0))
     throw py::value_error("Received an invalid value for `rate`, expected a float in [0, 1). Received: rate=" +
@@ -353,6 +381,19 @@ Tensor bernoulli_op(const py::object& x_, double rate, uint64_t seed, uint32_t s
     throw py::value_error("Random ops take at most 2**34 elements per call; split it into smaller batches.");
   const uint32_t threshold = (uint32_t)std::min(std::nearbyint(rate * 4294967296.0), 4294967295.0);
   Tensor y = output(out, x.shape);
+  if (!mask_shape.is_none() && shape_arg(mask_shape) != x.shape) {
+    const std::vector<int64_t> mask = shape_arg(mask_shape);
+    bool ok = mask.size() == x.shape.size();
+    for (size_t d = 0; ok && d < mask.size(); ++d) ok = mask[d] == x.shape[d] || mask[d] == 1;
+    if (!ok)
+      throw py::value_error("A mask of shape " + shape_str(mask) + " does not broadcast over inputs of shape " +
+                            shape_str(x.shape) + ": each entry must be 1 or the input's size.");
+    Strided s = strided(x.shape);
+    broadcast_strides(mask, x.shape, s.stride_b);
+    noise_bernoulli_broadcast(x.f32(), y.f32(), x.size(), s, seed, stream, step, threshold, (float)scale,
+                              (float)c_keep, (float)c_drop);
+    return y;
+  }
   noise_bernoulli(x.f32(), y.f32(), x.size(), seed, stream, step, threshold, (float)scale, (float)c_keep,
                   (float)c_drop);
   return y;
@@ -422,33 +463,6 @@ void optimizer_update_op(int kind, const py::list& params, const py::list& grads
 
 // ---- element-wise arithmetic with broadcasting (elementwise.cu) ------------------------------------
 
-std::vector<int64_t> contiguous_strides(const std::vector<int64_t>& shape) {
-  std::vector<int64_t> st(shape.size());
-  int64_t s = 1;
-  for (int i = (int)shape.size() - 1; i >= 0; --i) st[i] = s, s *= shape[i];
-  return st;
-}
-
-// The strides that read `t` (right-aligned) as an array of `shape`: 0 on broadcast axes.
-void broadcast_strides(const std::vector<int64_t>& t, const std::vector<int64_t>& shape, int64_t* out) {
-  const std::vector<int64_t> st = contiguous_strides(t);
-  const int lead = (int)(shape.size() - t.size());
-  for (int d = 0; d < (int)shape.size(); ++d) {
-    const int td = d - lead;
-    out[d] = (td < 0 || t[td] == 1) ? 0 : st[td];
-  }
-}
-
-Strided strided(const std::vector<int64_t>& shape) {
-  if (shape.size() > (size_t)kMaxDims)
-    throw py::value_error("CUDA element-wise ops take arrays of at most " + std::to_string(kMaxDims) +
-                          " dimensions. Received shape " + shape_str(shape) + ".");
-  Strided s{};
-  s.ndim = (int)shape.size();
-  for (int d = 0; d < s.ndim; ++d) s.shape[d] = shape[d];
-  return s;
-}
-
 Tensor binary_op(int op, const py::object& a_, const py::object& b_) {
   if (op < kAdd || op > kSecond) throw py::value_error("Unknown binary op code " + std::to_string(op) + ".");
   const Tensor& a = f32(a_, "a");
@@ -492,7 +506,7 @@ Tensor broadcast_to_op(const py::object& x_, const py::handle& shape_) {
 }
 
 Tensor unary_op(int op, const py::object& x_, float p0, float p1) {
-  if (op < kNegative || op > kInside) throw py::value_error("Unknown unary op code " + std::to_string(op) + ".");
+  if (op < kNegative || op > kGeluGrad) throw py::value_error("Unknown unary op code " + std::to_string(op) + ".");
   const Tensor& x = f32(x_, "x");
   Tensor y = empty(x.shape);
   unary(op, x.f32(), y.f32(), x.size(), p0, p1);
@@ -762,7 +776,7 @@ PYBIND11_MODULE(FASTDNN_CUDA_MODULE, m) {
         py::arg("gamma"), py::arg("training"));
   m.def("noise_bernoulli", &bernoulli_op, py::arg("x"), py::arg("rate"), py::arg("seed"), py::arg("stream"),
         py::arg("step"), py::arg("scale"), py::arg("c_keep") = 0.0, py::arg("c_drop") = 0.0,
-        py::arg("out") = py::none());
+        py::arg("out") = py::none(), py::arg("mask_shape") = py::none());
   m.def("noise_normal", &normal_op, py::arg("x"), py::arg("seed"), py::arg("stream"), py::arg("step"), py::arg("m0"),
         py::arg("m1"), py::arg("c0"), py::arg("c1"), py::arg("out") = py::none());
   m.def("optimizer_update", &optimizer_update_op, py::arg("kind"), py::arg("params"), py::arg("grads"),

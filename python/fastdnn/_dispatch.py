@@ -113,5 +113,5 @@ def host_only(op, *arrays):
             raise NotImplementedError(
                 f"fastdnn.ops.{op} has no CUDA kernel yet. Compute it on the CPU (x.numpy(), or a "
                 "model left on the CPU), or build the model from the layers and losses the GPU "
-                "runs: Dense, Activation, Flatten, BatchNormalization, the dropout family (without "
-                "a broadcast noise_shape), and losses made of element-wise ops.")
+                "runs: Dense, Activation, Flatten, BatchNormalization, the dropout family, and "
+                "losses made of element-wise ops.")

@@ -27,7 +27,7 @@ import operator
 import numpy as np
 
 from . import random as frandom
-from ._dispatch import host_only, kernels
+from ._dispatch import kernels, on_device
 from .autodiff import record, recording
 from .ops import _x
 
@@ -111,7 +111,13 @@ def resolve_noise_shape(noise_shape, shape):
 
 def _broadcast_mask(x, mask_shape, coords, rate, scale, c_keep, c_drop, grad_scale):
     """The Bernoulli rule with one draw per element of `mask_shape`, broadcast over `x`."""
-    host_only("dropout with a broadcast noise_shape", x)
+    if on_device(x):  # one kernel draws the mask's Philox words at the mask's coordinates
+        n = kernels(x).native
+        y = n.noise_bernoulli(x, rate, *coords, scale, c_keep, c_drop, mask_shape=mask_shape)
+        if recording() is not None:
+            record(y, (x,), lambda g, needs: (
+                n.noise_bernoulli(_grad(g, x.shape), rate, *coords, grad_scale, mask_shape=mask_shape),))
+        return y
     keep = kernels(x).noise_bernoulli(np.ones(mask_shape, np.float32), rate, *coords, 1.0)
     y = np.asarray(np.where(keep != 0, x * np.float32(scale) + np.float32(c_keep), np.float32(c_drop)),
                    np.float32)

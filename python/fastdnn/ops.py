@@ -293,7 +293,11 @@ def tanh(x):
 def gelu(x, approximate=True):
     """x·Φ(x) (Φ the standard normal CDF), or 0.5·x·(1 + tanh(√(2/π)(x + 0.044715x³)))."""
     x = _x(x, "x")
-    host_only("gelu", x)
+    if on_device(x):
+        n = kernels(x).native
+        y = n.unary(_GELU, x, float(approximate))
+        record(y, (x,), lambda g, needs: (n.binary(2, g, n.unary(_GELU_GRAD, x, float(approximate))),))
+        return y
     x64 = x.astype(np.float64)
     if approximate:
         c = math.sqrt(2 / math.pi)
@@ -504,7 +508,7 @@ def _unary(x, forward, grad, device=None):
 # written with those same kernels; gradients are summed down to broadcast inputs with reduce_to.
 _BINARY_CODES = {"add": 0, "subtract": 1, "multiply": 2, "divide": 3, "maximum": 4, "minimum": 5}
 _GE, _GT = 6, 7
-_NEGATIVE, _SQUARE, _ABS, _EXP, _LOG, _SQRT, _CLIP, _SCALE, _SIGN, _INSIDE = range(10)
+_NEGATIVE, _SQUARE, _ABS, _EXP, _LOG, _SQRT, _CLIP, _SCALE, _SIGN, _INSIDE, _GELU, _GELU_GRAD = range(12)
 
 
 def _unbroadcast_device(native, g, shape):

@@ -159,9 +159,14 @@ class FakeNative:
         return wrap(*_C.batchnorm_backward(dev(dy, "dy"), dev(x, "x"), dev(m, "mean"), dev(s, "inv_std"),
                                            dev(g, "gamma"), training))
 
-    def noise_bernoulli(self, x, rate, seed, stream, step, scale, c_keep=0.0, c_drop=0.0, out=None):
+    def noise_bernoulli(self, x, rate, seed, stream, step, scale, c_keep=0.0, c_drop=0.0, out=None,
+                        mask_shape=None):
         self._log("noise_bernoulli")
-        return wrap(_C.noise_bernoulli(dev(x, "x"), rate, seed, stream, step, scale, c_keep, c_drop))
+        a = dev(x, "x")
+        if mask_shape is not None and tuple(mask_shape) != a.shape:
+            keep = _C.noise_bernoulli(np.ones(mask_shape, np.float32), rate, seed, stream, step, 1.0)
+            return wrap(np.where(keep != 0, a * np.float32(scale) + np.float32(c_keep), np.float32(c_drop)))
+        return wrap(_C.noise_bernoulli(a, rate, seed, stream, step, scale, c_keep, c_drop))
 
     def noise_normal(self, x, seed, stream, step, m0, m1, c0, c1, out=None):
         return wrap(_C.noise_normal(dev(x, "x"), seed, stream, step, m0, m1, c0, c1))

@@ -156,6 +156,18 @@ def test_dropout_mask_is_the_cpus(k, n, rate):
     np.testing.assert_allclose(a, _C.noise_bernoulli(x, rate, *coords, 1.2, 0.3, -1.7), rtol=1e-6)
 
 
+@pytest.mark.parametrize("kind", ["dropout", "alpha_dropout"])
+@pytest.mark.parametrize("shape,noise_shape", [((6, 5, 7), (6, 1, 7)), ((40, 9), (1, 9)), ((3, 4), (3, 1))])
+def test_dropout_with_a_broadcast_mask_is_the_cpus(k, kind, shape, noise_shape):
+    x = rand(*shape) + 3.0
+    fn = lambda v: getattr(fastdnn.noise, kind)(v, 0.4, (77, 5, 3), noise_shape)  # noqa: E731
+    y, (g,) = _with_gradients(fn, (x,), k.put)
+    y_cpu, (g_cpu,) = _with_gradients(fn, (x,), lambda v: v)
+    np.testing.assert_array_equal(g == 0, g_cpu == 0)  # the same mask
+    close(y, y_cpu, "act")
+    close(g, g_cpu, "act")
+
+
 @pytest.mark.parametrize("n", [1, 5, 1001])
 def test_gaussian_noise(k, n):
     x, coords = rand(n), (9, 3, 2)
@@ -290,6 +302,16 @@ def test_unary_ops_differentiate(k, name, args):
     if name in ("log", "sqrt"):
         x = np.abs(x) + 0.5
     fn = lambda v: getattr(fastdnn.ops, name)(v, *args)  # noqa: E731
+    y, (g,) = _with_gradients(fn, (x,), k.put)
+    y_cpu, (g_cpu,) = _with_gradients(fn, (x,), lambda v: v)
+    close(y, y_cpu, "act")
+    close(g, g_cpu, "act")
+
+
+@pytest.mark.parametrize("approximate", [True, False])
+def test_gelu_differentiates(k, approximate):
+    x = rand(9, 11) * 3
+    fn = lambda v: fastdnn.ops.gelu(v, approximate=approximate)  # noqa: E731
     y, (g,) = _with_gradients(fn, (x,), k.put)
     y_cpu, (g_cpu,) = _with_gradients(fn, (x,), lambda v: v)
     close(y, y_cpu, "act")
