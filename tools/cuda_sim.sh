@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds the CUDA backend on the CUDA simulator (csrc/cuda/sim: the kernels run on the CPU) and
-# runs the CUDA tests against it, so they check every kernel where no GPU exists. Arguments go
-# to pytest; default: tests/cuda.
+# runs the CUDA tests against it twice, so they check every kernel where no GPU exists: once in
+# thread order, once with blocks and threads run last first (FASTDNN_CUDA_SIM_ORDER=reverse),
+# which exposes kernels that lean on an order the GPU does not promise. Arguments go to pytest;
+# default: tests/cuda.
 #
 #   bash tools/cuda_sim.sh
 #   bash tools/cuda_sim.sh tests/cuda/test_ops.py -k gemm
@@ -18,4 +20,5 @@ cmake --build "$build" -j"$(nproc)" --target _cuda_sim
 FASTDNN_CUDA_SIM="$(ls "$PWD/$build"/_cuda_sim*.so)"
 export FASTDNN_CUDA_SIM
 if [ "$#" -eq 0 ]; then set -- tests/cuda; fi
-python3 -m pytest -q -p no:cacheprovider "$@"
+FASTDNN_CUDA_SIM_ORDER=forward python3 -m pytest -q -p no:cacheprovider "$@"
+FASTDNN_CUDA_SIM_ORDER=reverse python3 -m pytest -q -p no:cacheprovider "$@"

@@ -3,6 +3,8 @@ faults a GPU leaves undefined are reported. Runs only against the simulator's bu
 (tools/cuda_sim.sh sets FASTDNN_CUDA_SIM)."""
 
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -42,3 +44,15 @@ def test_faults_are_reported(sim, fault, message):
     with pytest.raises(RuntimeError, match=message):
         sim.fault(fault)
     sim.reverse([0.0] * 256)  # the error is not sticky: the next launch runs
+
+
+def test_reverse_order_exposes_a_missing_barrier(sim):
+    order = os.environ.get("FASTDNN_CUDA_SIM_ORDER", "")
+    code = "import fastdnn; print(sum(v == 42.0 for v in fastdnn.device('cuda')._kernels.native.sim.missing_barrier()))"
+    counts = {}
+    for o in ("forward", "reverse"):
+        env = dict(os.environ, FASTDNN_CUDA_SIM_ORDER=o)
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+        counts[o] = int(out.stdout.strip())
+    assert counts == {"forward": 64, "reverse": 1}  # only thread 0 saw its own write
+    assert order in ("", "forward", "reverse")

@@ -44,6 +44,14 @@ __global__ void deadlock_kernel(float* y) {
 
 __global__ void write_kernel(float* y) { y[threadIdx.x] = 1.0f; }
 
+// A missing barrier: thread 0 writes shared memory that every thread reads. Run in thread
+// order it happens to work; in reverse order the other threads read before the write.
+__global__ void missing_barrier_kernel(float* y) {
+  __shared__ float s;
+  if (threadIdx.x == 0) s = 42.0f;
+  y[threadIdx.x] = s;
+}
+
 void check_last() { check_launch("simulator check"); }
 
 }  // namespace
@@ -67,6 +75,14 @@ void register_sim_checks(pybind11::module_& m) {
     std::vector<float> y(x.size() / 32);
     download(dy, y.data());
     return y;
+  });
+  sim.def("missing_barrier", [] {
+    Tensor y = empty({64});
+    missing_barrier_kernel<<<1, 64>>>(y.f32());
+    check_last();
+    std::vector<float> out(64);
+    download(y, out.data());
+    return out;
   });
   sim.def("fault", [](const std::string& which) {
     Tensor y = empty({2048});

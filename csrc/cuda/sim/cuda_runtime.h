@@ -5,15 +5,17 @@
 //
 // A launch runs the blocks one after another on the calling thread; a block runs its threads as
 // fibers (sim.cpp), switched at __syncthreads and at warp shuffles, so shared memory, barriers
-// and butterfly reductions behave as on a GPU, in one fixed interleaving. Device memory is host
-// memory that the simulator hands out and tracks.
+// and butterfly reductions behave as on a GPU, in one fixed interleaving: thread order, or last
+// first with FASTDNN_CUDA_SIM_ORDER=reverse. Device memory is host memory that the simulator
+// hands out and tracks.
 //
 // Faults a GPU would leave undefined are reported as launch failures that name the kernel: a
 // barrier that part of a block skips, a shuffle that reads a lane which has exited, threads
 // left waiting at different barriers, a pointer argument outside device memory, a launch
 // configuration the hardware refuses.
 //
-// Not simulated: blocks running at the same time (so no data races are found), FMA contraction
+// Not simulated: threads interleaved within a phase, or blocks at the same time (so only the
+// races that a whole-thread order shows are found), FMA contraction
 // and the GPU's own exp/log rounding (the host's libm is used), cuBLASLt, and timing.
 #pragma once
 
