@@ -491,7 +491,7 @@ Tensor binary_op(int op, const py::object& a_, const py::object& b_) {
 Tensor broadcast_to_op(const py::object& x_, const py::handle& shape_) {
   const Tensor& x = f32(x_, "x");
   const std::vector<int64_t> shape = shape_arg(shape_);
-  bool ok = shape.size() >= x.shape.size();
+  bool ok = shape.size() >= x.shape.size() && std::all_of(shape.begin(), shape.end(), [](int64_t d) { return d >= 0; });
   for (size_t i = 0; ok && i < x.shape.size(); ++i) {
     const int64_t dx = x.shape[x.shape.size() - 1 - i], ds = shape[shape.size() - 1 - i];
     ok = dx == ds || dx == 1;

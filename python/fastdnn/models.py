@@ -263,7 +263,8 @@ class Sequential:
         # statistics its forward pass updated are put back and the optimizer is not run.
         saved = [v.numpy() for v in self.non_trainable_weights] if self._keep_last_good else None
         plan = penalties.plan(self, variables)  # regularizers and constraints (penalties.py)
-        if plan.active and (plan.activity_layers or plan.tape or plan.python_constraints) and self._on_gpu():
+        cpu_only = plan.activity_layers or plan.tape or plan.python_constraints
+        if plan.active and cpu_only and self._on_gpu():
             raise NotImplementedError(
                 "On the GPU, fastdnn applies the l1/l2/l1_l2 weight regularizers and the built-in "
                 "constraints (MaxNorm, NonNeg, UnitNorm, MinMaxNorm); activity regularizers, other "

@@ -296,7 +296,7 @@ def gelu(x, approximate=True):
     if on_device(x):
         n = kernels(x).native
         y = n.unary(_GELU, x, float(approximate))
-        record(y, (x,), lambda g, needs: (n.binary(2, g, n.unary(_GELU_GRAD, x, float(approximate))),))
+        record(y, (x,), lambda g, needs: (n.binary(_MULTIPLY, g, n.unary(_GELU_GRAD, x, float(approximate))),))
         return y
     x64 = x.astype(np.float64)
     if approximate:
@@ -506,8 +506,9 @@ def _unary(x, forward, grad, device=None):
 
 # On the GPU: the op codes of fastdnn._cuda's binary/unary (csrc/cuda/kernels.h), each backward
 # written with those same kernels; gradients are summed down to broadcast inputs with reduce_to.
-_BINARY_CODES = {"add": 0, "subtract": 1, "multiply": 2, "divide": 3, "maximum": 4, "minimum": 5}
-_GE, _GT = 6, 7
+_ADD, _SUBTRACT, _MULTIPLY, _DIVIDE, _MAXIMUM, _MINIMUM, _GE, _GT = range(8)
+_BINARY_CODES = {"add": _ADD, "subtract": _SUBTRACT, "multiply": _MULTIPLY, "divide": _DIVIDE,
+                 "maximum": _MAXIMUM, "minimum": _MINIMUM}
 _NEGATIVE, _SQUARE, _ABS, _EXP, _LOG, _SQRT, _CLIP, _SCALE, _SIGN, _INSIDE, _GELU, _GELU_GRAD = range(12)
 
 
@@ -529,18 +530,19 @@ def _binary_device(a, b, code):
     y = n.binary(code, a, b)
 
     def backward(g, needs):
-        if code == 0:
+        mul = lambda u, v: n.binary(_MULTIPLY, u, v)  # noqa: E731
+        if code == _ADD:
             ga, gb = g, g
-        elif code == 1:
+        elif code == _SUBTRACT:
             ga, gb = g, n.unary(_NEGATIVE, g)
-        elif code == 2:
-            ga, gb = n.binary(2, g, b), n.binary(2, g, a)
-        elif code == 3:
-            ga, gb = n.binary(3, g, b), n.unary(_NEGATIVE, n.binary(3, n.binary(2, g, y), b))
-        elif code == 4:  # maximum: to a on ties
-            ga, gb = n.binary(2, g, n.binary(_GE, a, b)), n.binary(2, g, n.binary(_GT, b, a))
+        elif code == _MULTIPLY:
+            ga, gb = mul(g, b), mul(g, a)
+        elif code == _DIVIDE:  # d(a/b)/db = -y/b
+            ga, gb = n.binary(_DIVIDE, g, b), n.unary(_NEGATIVE, n.binary(_DIVIDE, mul(g, y), b))
+        elif code == _MAXIMUM:  # to a on ties
+            ga, gb = mul(g, n.binary(_GE, a, b)), mul(g, n.binary(_GT, b, a))
         else:  # minimum: to a on ties
-            ga, gb = n.binary(2, g, n.binary(_GE, b, a)), n.binary(2, g, n.binary(_GT, a, b))
+            ga, gb = mul(g, n.binary(_GE, b, a)), mul(g, n.binary(_GT, a, b))
         return (_unbroadcast_device(n, ga, a.shape) if needs[0] else None,
                 _unbroadcast_device(n, gb, b.shape) if needs[1] else None)
 
@@ -556,17 +558,17 @@ def _unary_device(x, code, p0=0.0, p1=0.0):
         if code == _NEGATIVE:
             d = n.unary(_NEGATIVE, g)
         elif code == _SQUARE:
-            d = n.unary(_SCALE, n.binary(2, g, x), 2.0)
+            d = n.unary(_SCALE, n.binary(_MULTIPLY, g, x), 2.0)
         elif code == _ABS:
-            d = n.binary(2, g, n.unary(_SIGN, x))
+            d = n.binary(_MULTIPLY, g, n.unary(_SIGN, x))
         elif code == _EXP:
-            d = n.binary(2, g, y)
+            d = n.binary(_MULTIPLY, g, y)
         elif code == _LOG:
-            d = n.binary(3, g, x)
+            d = n.binary(_DIVIDE, g, x)
         elif code == _SQRT:
-            d = n.unary(_SCALE, n.binary(3, g, y), 0.5)
+            d = n.unary(_SCALE, n.binary(_DIVIDE, g, y), 0.5)
         else:  # clip: the gradient passes where x lies inside
-            d = n.binary(2, g, n.unary(_INSIDE, x, float(p0), float(p1)))
+            d = n.binary(_MULTIPLY, g, n.unary(_INSIDE, x, float(p0), float(p1)))
         return (d,)
 
     record(y, (x,), backward)

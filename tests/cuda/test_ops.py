@@ -336,3 +336,9 @@ def test_element_wise_shapes_are_checked(k):
         k.native.binary(0, k.put(rand(2, 3)), k.put(rand(4)))
     with pytest.raises(ValueError, match="out of bounds"):
         fastdnn.ops.sum(k.put(rand(2, 3)), axis=2)
+    with pytest.raises(ValueError, match="Cannot broadcast"):
+        k.native.broadcast_to(k.put(rand(2, 3)), (-1, 3))
+    with pytest.raises(ValueError, match="reduce_to needs"):
+        k.native.reduce_to(k.put(rand(2, 3)), (2, 2))
+    empty = k.native.reduce_to(k.put(np.zeros((0, 3), np.float32)), (1, 3)).numpy()
+    np.testing.assert_array_equal(empty, np.zeros((1, 3)))  # a sum over nothing is 0
