@@ -56,3 +56,11 @@ def test_reverse_order_exposes_a_missing_barrier(sim):
         counts[o] = int(out.stdout.strip())
     assert counts == {"forward": 64, "reverse": 1}  # only thread 0 saw its own write
     assert order in ("", "forward", "reverse")
+
+
+@pytest.mark.skipif(not os.environ.get("FASTDNN_SANITIZED"), reason="needs tools/cuda_sim.sh --sanitize")
+def test_sanitized_simulator_catches_an_out_of_bounds_read(sim):
+    code = "import fastdnn; fastdnn.device('cuda')._kernels.native.sim.read_past_the_end()"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode != 0
+    assert "heap-buffer-overflow" in out.stderr and "READ of size 4" in out.stderr

@@ -44,6 +44,10 @@ __global__ void deadlock_kernel(float* y) {
 
 __global__ void write_kernel(float* y) { y[threadIdx.x] = 1.0f; }
 
+// Reads one float past the end of x: only the simulator's ASan build (tools/cuda_sim.sh
+// --sanitize) sees it, and aborts.
+__global__ void read_past_the_end_kernel(const float* x, float* y) { y[threadIdx.x] = x[threadIdx.x + 1]; }
+
 // A missing barrier: thread 0 writes shared memory that every thread reads. Run in thread
 // order it happens to work; in reverse order the other threads read before the write.
 __global__ void missing_barrier_kernel(float* y) {
@@ -75,6 +79,11 @@ void register_sim_checks(pybind11::module_& m) {
     std::vector<float> y(x.size() / 32);
     download(dy, y.data());
     return y;
+  });
+  sim.def("read_past_the_end", [] {
+    Tensor x = zeros({64}), y = empty({64});
+    read_past_the_end_kernel<<<1, 64>>>(x.f32(), y.f32());
+    check_last();
   });
   sim.def("missing_barrier", [] {
     Tensor y = empty({64});

@@ -21,6 +21,20 @@
 #include <ucontext.h>
 #endif
 
+// Under AddressSanitizer (tools/cuda_sim.sh --sanitize) every switch between stacks is announced,
+// so ASan follows the fibers; it then checks the kernels' every load and store.
+#if defined(__SANITIZE_ADDRESS__)
+#define FASTDNN_SIM_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define FASTDNN_SIM_ASAN 1
+#endif
+#endif
+#ifdef FASTDNN_SIM_ASAN
+#include <sanitizer/asan_interface.h>
+#include <sanitizer/common_interface_defs.h>
+#endif
+
 namespace fastdnn_sim {
 namespace {
 
@@ -91,6 +105,8 @@ struct Fiber {
   char* stack = nullptr;  // lowest address; kGuardBytes of it are a guard page
   State state = State::kDone;
   dim3 tid;
+  void* asan_fake_stack = nullptr;
+  bool abandoned = false;  // left suspended by a launch that failed: its frames never returned
 #if defined(__x86_64__)
   void* sp = nullptr;
 #else
@@ -108,6 +124,8 @@ struct Block {
   std::vector<Fiber> pool;
   uint64_t slots[kMaxThreads];
   std::string fault;
+  const void* sched_bottom = nullptr;  // the scheduler's stack, for ASan
+  size_t sched_size = 0;
 #if defined(__x86_64__)
   void* sched_sp = nullptr;
 #else
@@ -137,6 +155,11 @@ char* new_stack() {
 
 void start_fiber(Fiber& f) {
   if (!f.stack) f.stack = new_stack();
+#ifdef FASTDNN_SIM_ASAN
+  if (f.abandoned)  // ASan still marks the redzones of the frames left on it
+    __asan_unpoison_memory_region(f.stack + kGuardBytes, kStackBytes - kGuardBytes);
+#endif
+  f.abandoned = false;
   f.state = State::kReady;
 #if defined(__x86_64__)
   auto* top = reinterpret_cast<uint64_t*>(f.stack + kStackBytes);
@@ -162,24 +185,43 @@ void resume(int i) {
   Block& b = g_block;
   b.cur = i;
   g_index.thread = b.pool[i].tid;
+#ifdef FASTDNN_SIM_ASAN
+  void* fake = nullptr;
+  __sanitizer_start_switch_fiber(&fake, b.pool[i].stack + kGuardBytes, kStackBytes - kGuardBytes);
+#endif
 #if defined(__x86_64__)
   fastdnn_sim_switch(&b.sched_sp, b.pool[i].sp);
 #else
   swapcontext(&b.sched, &b.pool[i].uc);
 #endif
+#ifdef FASTDNN_SIM_ASAN
+  __sanitizer_finish_switch_fiber(fake, nullptr, nullptr);
+#endif
 }
 
 void yield() {
   Block& b = g_block;
+  Fiber& f = b.pool[b.cur];
+#ifdef FASTDNN_SIM_ASAN
+  // a finished fiber's fake stack is released (nullptr): it never runs again
+  __sanitizer_start_switch_fiber(f.state == State::kDone ? nullptr : &f.asan_fake_stack, b.sched_bottom,
+                                 b.sched_size);
+#endif
 #if defined(__x86_64__)
-  fastdnn_sim_switch(&b.pool[b.cur].sp, b.sched_sp);
+  fastdnn_sim_switch(&f.sp, b.sched_sp);
 #else
-  swapcontext(&b.pool[b.cur].uc, &b.sched);
+  swapcontext(&f.uc, &b.sched);
+#endif
+#ifdef FASTDNN_SIM_ASAN
+  __sanitizer_finish_switch_fiber(f.asan_fake_stack, &b.sched_bottom, &b.sched_size);
 #endif
 }
 
 void fiber_main() {
   Block& b = g_block;
+#ifdef FASTDNN_SIM_ASAN
+  __sanitizer_finish_switch_fiber(nullptr, &b.sched_bottom, &b.sched_size);  // arrived from the scheduler
+#endif
   try {
     b.body(b.ctx);
   } catch (const std::exception& e) {
@@ -312,9 +354,11 @@ cudaError_t run_grid(const char* kernel, dim3 grid, dim3 block, void (*body)(voi
     const uint64_t q = g_reverse ? blocks - 1 - j : j;
     g_index.block = dim3((unsigned)(q % grid.x), (unsigned)(q / grid.x % grid.y), (unsigned)(q / grid.x / grid.y));
     run_block();
-    if (!b.fault.empty())
+    if (!b.fault.empty()) {
+      for (int i = 0; i < b.n; ++i) b.pool[i].abandoned = b.pool[i].state != State::kDone;
       return fail(cudaErrorLaunchFailure,
                   std::string(kernel) + " failed in block " + dims(g_index.block) + ": " + b.fault);
+    }
   }
   return cudaSuccess;
 }
@@ -380,8 +424,8 @@ const char* cudaGetErrorString(cudaError_t e) {
 cudaError_t cudaMalloc(void** p, size_t bytes) {
   *p = nullptr;
   if (bytes == 0) return cudaSuccess;
-  void* q = std::aligned_alloc(256, (bytes + 255) / 256 * 256);
-  if (!q) return fail(cudaErrorMemoryAllocation, "out of memory");
+  void* q = nullptr;  // 256-byte aligned as cudaMalloc's, and exactly `bytes` long, so ASan sees overruns
+  if (posix_memalign(&q, 256, bytes) != 0) return fail(cudaErrorMemoryAllocation, "out of memory");
   std::lock_guard<std::mutex> lock(fastdnn_sim::g_mem_mutex);
   fastdnn_sim::g_allocations[reinterpret_cast<uintptr_t>(q)] = bytes;
   *p = q;
