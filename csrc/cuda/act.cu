@@ -42,9 +42,7 @@ __global__ void softmax_forward_kernel(const float* x, float* y, int64_t rows, i
   const int lane = threadIdx.x % 32;
   if (r >= rows) return;
   const float* xr = x + r * cols;
-  float mx = -INFINITY;
-  for (int64_t j = lane; j < cols; j += 32) mx = fmaxf(mx, xr[j]);
-  mx = warp_max(mx);
+  const float mx = warp_row_max(xr, cols, lane);
   float s = 0.0f;
   for (int64_t j = lane; j < cols; j += 32) s += expf(xr[j] - mx);
   s = warp_sum(s);

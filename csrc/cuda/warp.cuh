@@ -20,6 +20,13 @@ __device__ __forceinline__ float warp_max(float v) {
   return v;
 }
 
+// The largest of a row's `cols` values, read by the 32 lanes of a warp (one warp per row).
+__device__ __forceinline__ float warp_row_max(const float* row, int64_t cols, int lane) {
+  float mx = -INFINITY;
+  for (int64_t j = lane; j < cols; j += 32) mx = fmaxf(mx, row[j]);
+  return warp_max(mx);
+}
+
 // The sum of v over a block of kThreads threads (a multiple of 32): warp sums, then warp 0's
 // partials added in warp order by thread 0. Valid in thread 0 only; every thread must call it.
 template <int kThreads>

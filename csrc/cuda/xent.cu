@@ -19,9 +19,7 @@ __global__ void softmax_xent_kernel(const float* logits, int64_t rows, int64_t c
   const int lane = threadIdx.x % 32;
   if (r >= rows) return;
   const float* x = logits + r * cols;
-  float mx = -INFINITY;
-  for (int64_t j = lane; j < cols; j += 32) mx = fmaxf(mx, x[j]);
-  mx = warp_max(mx);
+  const float mx = warp_row_max(x, cols, lane);
   if (!isfinite(mx) || cols == 0) {
     if (lane == 0) loss[r] = NAN;
     for (int64_t j = lane; dlogits && j < cols; j += 32) dlogits[r * cols + j] = NAN;

@@ -47,7 +47,6 @@ def test_faults_are_reported(sim, fault, message):
 
 
 def test_reverse_order_exposes_a_missing_barrier(sim):
-    order = os.environ.get("FASTDNN_CUDA_SIM_ORDER", "")
     code = "import fastdnn; print(sum(v == 42.0 for v in fastdnn.device('cuda')._kernels.native.sim.missing_barrier()))"
     counts = {}
     for o in ("forward", "reverse"):
@@ -55,7 +54,6 @@ def test_reverse_order_exposes_a_missing_barrier(sim):
         out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
         counts[o] = int(out.stdout.strip())
     assert counts == {"forward": 64, "reverse": 1}  # only thread 0 saw its own write
-    assert order in ("", "forward", "reverse")
 
 
 @pytest.mark.skipif(not os.environ.get("FASTDNN_SANITIZED"), reason="needs tools/cuda_sim.sh --sanitize")
