@@ -111,11 +111,11 @@ def mlp(quick):
     model = fastdnn.Sequential(layers + [fastdnn.layers.Dense(10, activation="softmax")]).to("cuda")
     model.compile(loss="sparse_categorical_crossentropy", optimizer=fastdnn.optimizers.Adam(1e-4))
     xd = fastdnn.device("cuda").put(x)
-    model.train_step(xd, y)
+    model.train_step((xd, y))
     fastdnn.cuda.synchronize()
     t = time.perf_counter()
     for _ in range(steps):
-        model.train_step(xd, y)
+        model.train_step((xd, y))
     fastdnn.cuda.synchronize()
     fd = steps * batch / (time.perf_counter() - t)
     out = {"bench": "mlp", "width": width, "depth": depth, "batch": batch,

@@ -145,7 +145,7 @@ def paired_steps(x, y, every, pairs=41, block=100):
             monitor.on_train_begin()
         start = time.perf_counter()
         for xb, yb in batches:
-            model.train_step(xb, yb)
+            model.train_step((xb, yb))
         elapsed = time.perf_counter() - start
         if monitor is not None:
             monitor.on_train_end()

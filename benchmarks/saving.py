@@ -28,7 +28,7 @@ def build():
                                 fastdnn.layers.Dense(10)])
     model.compile(loss="mse", optimizer="adam")
     x, y = np.ones((8, 1000), np.float32), np.zeros((8, 10), np.float32)
-    model.train_step(x, y)  # the optimizer has state to save
+    model.train_step((x, y))  # the optimizer has state to save
     return model
 
 

@@ -185,7 +185,7 @@ def overhead_fastdnn(samples, rounds):
 
     def raw_loop():
         for xb, yb in batches:
-            model.train_step(xb, yb)
+            model.train_step((xb, yb))
 
     fit()  # warm-up
     return {"steps": steps, "fit_us": best_of(fit, rounds) / steps * 1e6,

@@ -258,7 +258,7 @@ def test_weights_and_epsilon_momentum_args():
     x = rng(8).normal(size=(8, 3)).astype(np.float32)
     y = layer(x, training=True)
     np.testing.assert_allclose(y, ref_train(x, None, None, 0.5)[0], rtol=1e-4, atol=1e-5)
-    assert [w.name for w in layer.weights] == [f"{layer.name}/gamma", f"{layer.name}/moving_mean",
+    assert [w.path for w in layer.weights] == [f"{layer.name}/gamma", f"{layer.name}/moving_mean",
                                                 f"{layer.name}/moving_variance"]
     np.testing.assert_allclose(layer.moving_mean.numpy(), 0.5 * x.astype(np.float64).mean(0), rtol=1e-5)
     full = keras.layers.BatchNormalization()

@@ -141,7 +141,7 @@ def test_ctrl_c_during_fit_stops_between_steps(rng, delay):
     replay = _bn_model(keras)
     for step in range(k):
         lo = (step % 128) * 32
-        replay.train_step(x[lo:lo + 32], y[lo:lo + 32])
+        replay.train_step((x[lo:lo + 32], y[lo:lo + 32]))
     for got, want in zip(model.get_weights(), replay.get_weights()):
         np.testing.assert_array_equal(got, want)
     history = model.fit(x, y, batch_size=256, epochs=2, verbose=0)  # training goes on

@@ -85,7 +85,7 @@ def test_dense_layer(activation, use_bias, rng):
     fwd_atol = 2 * np.max(z_atol)
     y, grads = check_layer(layer, x, ref, rng, weights, depth=6, fwd_atol=fwd_atol)
     assert y.shape == (6, 4) and len(grads) == (3 if use_bias else 2)
-    assert [v.name for v in layer.weights] == [f"{layer.name}/kernel"] + (
+    assert [v.path for v in layer.weights] == [f"{layer.name}/kernel"] + (
         [f"{layer.name}/bias"] if use_bias else [])
 
 
@@ -190,7 +190,7 @@ def test_input_and_input_layer(rng):
     layer = layers.InputLayer(shape=(5,))
     x = rng.uniform(-1, 1, (2, 5)).astype(np.float32)
     np.testing.assert_array_equal(layer(x), x)
-    assert layer.get_config()["batch_input_shape"] == [None, 5]
+    assert layer.get_config()["batch_shape"] == [None, 5]  # Keras 3's key
     with pytest.raises(ValueError):
         fastdnn.Input()
 
@@ -509,7 +509,7 @@ def test_user_layer_gradients(rng):
     _, grads = check_layer(layer, x, lambda x, w, s: np.tanh(f64(x) @ f64(w)) * f64(s), rng,
                            [w, scale], depth=5, fwd_atol=1e-6)
     assert [g.shape for g in grads] == [(5, 4), (4, 3), (3,)]
-    assert [v.name for v in layer.trainable_weights] == [f"{layer.name}/w", f"{layer.name}/scale"]
+    assert [v.path for v in layer.trainable_weights] == [f"{layer.name}/w", f"{layer.name}/scale"]
     assert layer.name.startswith("scaled_tanh_dense")
 
 
@@ -559,7 +559,24 @@ LAYER_FACTORIES = [
     ("ELU", lambda: layers.ELU(alpha=0.7), (3, 5)),
     ("Softmax", lambda: layers.Softmax(axis=-1), (3, 5)),
     ("RReLU", lambda: layers.RReLU(lower=0.05, upper=0.4, seed=2), (3, 5)),
+    ("Identity", lambda: layers.Identity(), (3, 5)),
+    ("Reshape", lambda: layers.Reshape((-1, 2)), (3, 4)),
+    ("Add", lambda: layers.Add(), [(3, 5), (3, 5)]),
+    ("Subtract", lambda: layers.Subtract(), [(3, 5), (3, 5)]),
+    ("Multiply", lambda: layers.Multiply(), [(3, 5), (3, 5), (3, 5)]),
+    ("Average", lambda: layers.Average(), [(3, 5), (3, 1)]),
+    ("Maximum", lambda: layers.Maximum(), [(3, 5), (3, 5)]),
+    ("Minimum", lambda: layers.Minimum(), [(3, 5), (3, 5)]),
+    ("Concatenate", lambda: layers.Concatenate(axis=-1), [(3, 5), (3, 2)]),
+    ("Dot", lambda: layers.Dot(axes=1, normalize=True), [(3, 5), (3, 5)]),
 ]
+
+
+def layer_input(rng, shape, low=-2, high=2):
+    """An input for a layer: one array, or a list of them for a merging layer."""
+    if isinstance(shape, list):
+        return [rng.uniform(low, high, s).astype(np.float32) for s in shape]
+    return rng.uniform(low, high, shape).astype(np.float32)
 
 
 def test_every_layer_class_has_a_config_case():
@@ -570,7 +587,7 @@ def test_every_layer_class_has_a_config_case():
 @pytest.mark.parametrize("name,factory,shape", LAYER_FACTORIES, ids=[c[0] for c in LAYER_FACTORIES])
 def test_config_round_trip(name, factory, shape, rng):
     layer = factory()
-    x = rng.uniform(-2, 2, shape).astype(np.float32)
+    x = layer_input(rng, shape)
     y = layer(x)
     weights = [rng.uniform(0.1, 0.5, w.shape).astype(np.float32) for w in layer.get_weights()]
     layer.set_weights(weights)

@@ -42,12 +42,12 @@ def test_ten_thousand_training_steps_and_predicts_keep_memory_flat(rng):
     x = rng.standard_normal((32, 20)).astype(np.float32)
     y = rng.integers(0, 5, 32)
     for _ in range(500):  # warm-up: caches, workspaces and allocator pools reach their size
-        model.train_step(x, y)
+        model.train_step((x, y))
         model.predict(x, verbose=0)
     gc.collect()
     before = rss_mb()
     for _ in range(10_000):
-        model.train_step(x, y)
+        model.train_step((x, y))
     for _ in range(10_000):
         model.predict(x, verbose=0)
     gc.collect()

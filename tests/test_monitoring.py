@@ -279,7 +279,7 @@ def test_every_n_steps_epochs_and_no_effect_on_training(rng):
         keras.utils.set_random_seed(1)
         model.fit(x, y, batch_size=8, epochs=3, verbose=0, callbacks=[monitor] if monitor else None)
         trained.append(model.get_weights())
-        assert model._train_monitor is None  # detached after fit
+        assert model._step_hooks == ()  # detached after fit
     for a, b in zip(*trained):
         np.testing.assert_array_equal(a, b)
     assert monitor.steps == [0, 3, 6, 9, 12]

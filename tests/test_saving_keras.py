@@ -359,7 +359,7 @@ def test_chapter_bn_model_round_trip_is_bit_identical(h5py, tmp_path, suffix):
     path = tmp_path / f"chapter{suffix}"
     model.save(path)
     loaded = fastdnn.models.load_model(path)
-    assert [w.name for w in loaded.weights] == [w.name for w in model.weights]
+    assert [w.path for w in loaded.weights] == [w.path for w in model.weights]
     for a, b in zip(loaded.get_weights(), model.get_weights()):
         assert a.dtype == np.float32 and np.array_equal(a, b)
     assert np.array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
@@ -369,7 +369,7 @@ def test_chapter_bn_model_round_trip_is_bit_identical(h5py, tmp_path, suffix):
         assert all(np.array_equal(a, b) for a, b in zip(mine["slots"][slot], theirs["slots"][slot]))
     # Training resumes where it stopped: one more step gives the very same weights.
     for m in (model, loaded):
-        m.train_step(x[:32], y[:32])
+        m.train_step((x[:32], y[:32]))
     for a, b in zip(loaded.get_weights(), model.get_weights()):
         assert np.array_equal(a, b)
 

@@ -261,7 +261,8 @@ def test_malformed_headers(tmp_path):
     out.write_bytes(native.MAGIC + struct.pack("<Q", 4) + b"\xff\xfe{}" + payload)
     assert "not valid JSON" in _load_bounded(out)
     assert "no tensor list" in _load_bounded(_rewrite(path, {"kind": "model"}, payload))
-    for config, match in [({"class_name": "Functional", "config": {}}, "unknown model class"),
+    for config, match in [({"class_name": "NoSuchModel", "config": {}}, "unknown model class"),
+                          ({"class_name": "Functional", "config": {}}, "cannot be rebuilt"),
                           ("Sequential", "not a {'class_name', 'config'} dict"),
                           ({"class_name": "Sequential", "config": {"layers": [{"class_name": "Lambda",
                             "config": {"function": "os.system('x')"}}]}}, "Unknown layer class 'Lambda'"),

@@ -229,8 +229,8 @@ def test_freezing_a_nested_model_freezes_its_layers_and_batchnorm_runs_in_infere
     # in fit, the frozen BatchNormalization normalises with its moving statistics: the training
     # forward pass gives exactly the inference output
     expected = model(x[:16], training=False)
-    y_pred, _ = model.train_step(x[:16], y[:16])
-    np.testing.assert_array_equal(y_pred, expected)
+    np.testing.assert_array_equal(model(x[:16], training=True), expected)
+    model.train_step((x[:16], y[:16]))
     before = base.get_weights()
     top_before = top.get_weights()
     model.fit(x, y, epochs=2, batch_size=8, verbose=0)
@@ -240,8 +240,8 @@ def test_freezing_a_nested_model_freezes_its_layers_and_batchnorm_runs_in_infere
     # unfreezing the nested model unfreezes every layer in it; BN then uses batch statistics
     base.trainable = True
     assert all(layer.trainable for layer in base.layers)
-    y_pred, _ = model.train_step(x[:16], y[:16])
-    assert not np.allclose(y_pred, model(x[:16], training=False), atol=1e-3)
+    assert not np.allclose(model(x[:16], training=True), model(x[:16], training=False), atol=1e-3)
+    model.train_step((x[:16], y[:16]))
     changed = [not np.array_equal(a, b) for a, b in zip(before, base.get_weights())]
     assert all(changed), changed
 
@@ -258,8 +258,8 @@ def test_frozen_batchnorm_layer_in_fit_uses_moving_statistics():
     k2, b2 = base.layers[2].kernel.numpy(), base.layers[2].bias.numpy()
     expected = sigmoid(selu(normed @ k2 + b2) @ top.kernel.numpy() + top.bias.numpy())
     kernel = dense.kernel.numpy()
-    y_pred, _ = model.train_step(x[:16], y[:16])
-    np.testing.assert_allclose(y_pred, expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(model(x[:16], training=True), expected, rtol=1e-5, atol=1e-6)
+    model.train_step((x[:16], y[:16]))
     model.fit(x, y, epochs=2, batch_size=8, verbose=0)
     np.testing.assert_array_equal(bn.moving_mean.numpy(), stats[0])
     np.testing.assert_array_equal(bn.moving_variance.numpy(), stats[1])
@@ -404,17 +404,17 @@ def test_frozen_layers_below_the_trainable_ones_are_not_recorded(monkeypatch):
             counts.append(len(self._nodes))
             return super().gradient(target, sources)
 
-    monkeypatch.setattr(keras.models, "GradientTape", CountingTape)
+    monkeypatch.setattr(keras.trainers.trainer, "GradientTape", CountingTape)
     x, y = data_b()
     model = model_a(hidden=(5, 4, 4))
     model.compile(loss="sparse_categorical_crossentropy", optimizer="sgd")
-    model.train_step(x, y.astype(np.int64))
+    model.train_step((x, y.astype(np.int64)))
     for layer in model.layers[:-1]:
         layer.trainable = False
-    model.train_step(x, y.astype(np.int64))
+    model.train_step((x, y.astype(np.int64)))
     alone = keras.Sequential([keras.Input(shape=[4]), keras.layers.Dense(3, activation="softmax")])
     alone.compile(loss="sparse_categorical_crossentropy", optimizer="sgd")
-    alone.train_step(np.ones((40, 4), np.float32), y.astype(np.int64))
+    alone.train_step((np.ones((40, 4), np.float32), y.astype(np.int64)))
     unfrozen, frozen, top_only = counts
     assert frozen == top_only < unfrozen
 

@@ -12,7 +12,7 @@ from ._version import __version__
 from . import _C  # noqa: F401  (the native core)
 from . import autodiff, cuda, noise, ops, random, utils
 from . import activations, callbacks, datasets, initializers, layers, losses, metrics, optimizers
-from . import models
+from . import models, trainers
 from . import constraints, presets, regularizers, saving
 from . import monitoring, plotting
 from .autodiff import GradientTape
@@ -20,7 +20,7 @@ from .devices import device, from_dlpack
 from .folding import fold_batchnorm
 from .mc_dropout import mc_dropout_predict
 from .layers import Input
-from .models import Sequential
+from .models import Model, Sequential
 from .variables import Variable
 from ._runtime import (
     available_isas,
@@ -34,6 +34,7 @@ from ._runtime import (
 __all__ = [
     "GradientTape",
     "Input",
+    "Model",
     "Sequential",
     "Variable",
     "__version__",
@@ -68,4 +69,5 @@ __all__ = [
     "ops",
     "set_isa",
     "set_num_threads",
+    "trainers",
 ]

@@ -4,6 +4,7 @@ with functions as {"class_name": "function", "config": name}. Keys other than th
 3's "module", "registered_name") are ignored."""
 
 import inspect
+import threading
 
 
 class Registry:
@@ -87,3 +88,115 @@ class Registry:
             return identifier
         raise ValueError(f"Could not interpret {self.family} identifier: {identifier!r}. Expected one "
                          f"of {self.names}, a dict {{'class_name': ..., 'config': ...}}, {self.expected}.")
+
+
+# ---- serializable classes: fastdnn's layers and models, and the user's own ---------------------
+# Saving and config code find classes here by name (never by importing the modules that define
+# them), as Keras's `saving.object_registration` does: fastdnn's layers and models register
+# themselves with `register_builtin`, users with `register_keras_serializable`.
+
+_BUILTINS = {}  # class name -> fastdnn class
+_CUSTOM = {}  # "package>name" (or any name the user adds) -> class or function
+_CUSTOM_NAMES = {}  # class -> its registered "package>name"
+_scopes = threading.local()
+
+
+def register_builtin(cls):
+    """Class decorator: makes a fastdnn layer or model class findable by its class name."""
+    _BUILTINS[cls.__name__] = cls
+    return cls
+
+
+def register_keras_serializable(package="Custom", name=None):
+    """Registers a class (or function) under "package>name", as keras.saving does, so that files
+    and configs naming it load without `custom_objects`.
+
+    Args:
+        package: the package part of the registered name.
+        name: the name part (default: the class's or function's `__name__`).
+
+    Example:
+        >>> import fastdnn
+        >>> @fastdnn.saving.register_keras_serializable(package="Demo")
+        ... class Twice(fastdnn.layers.Layer):
+        ...     def call(self, x):
+        ...         return fastdnn.ops.multiply(x, 2.0)
+        >>> fastdnn.saving.get_registered_name(Twice)
+        'Demo>Twice'
+
+    Raises:
+        ValueError: for a class without `get_config`, or a name already taken by another object.
+    """
+    def decorator(obj):
+        key = f"{package}>{name or obj.__name__}"
+        if inspect.isclass(obj) and not hasattr(obj, "get_config"):
+            raise ValueError("Cannot register a class that does not have a get_config() method. "
+                             f"Received: {obj!r}")
+        if _CUSTOM.get(key, obj) is not obj and getattr(_CUSTOM[key], "__qualname__", None) != obj.__qualname__:
+            raise ValueError(f"{key!r} has already been registered to {_CUSTOM[key]!r}; pass another "
+                             "`package` or `name`.")
+        _CUSTOM[key] = obj
+        _CUSTOM_NAMES[obj] = key
+        return obj
+
+    return decorator
+
+
+def get_registered_name(obj):
+    """The name `obj` was registered under ("package>name"), else its `__name__`."""
+    return _CUSTOM_NAMES.get(obj, getattr(obj, "__name__", None))
+
+
+def get_custom_objects():
+    """The global dict of registered objects (name -> object); it may be edited directly."""
+    return _CUSTOM
+
+
+class CustomObjectScope:
+    """Within the block, `custom_objects` resolve by name as if passed to every load call.
+
+    Example:
+        >>> with CustomObjectScope({"Twice": object}):
+        ...     get_registered_object("Twice") is object
+        True
+    """
+
+    def __init__(self, custom_objects):
+        self.custom_objects = dict(custom_objects or {})
+
+    def __enter__(self):
+        stack = getattr(_scopes, "stack", None)
+        if stack is None:
+            stack = _scopes.stack = []
+        stack.append(self.custom_objects)
+        return self
+
+    def __exit__(self, *exc):
+        _scopes.stack.pop()
+        return False
+
+
+custom_object_scope = CustomObjectScope
+
+
+def get_registered_object(name, custom_objects=None, registered_name=None):
+    """The class or function a config names, or None: `custom_objects` first, then the active
+    `CustomObjectScope`s, the registered objects, and fastdnn's own classes.
+
+    Args:
+        name: the config's "class_name".
+        custom_objects: dict of the caller's objects.
+        registered_name: the config's "registered_name" ("package>name"), when it has one.
+    """
+    keys = [k for k in (registered_name, name) if isinstance(k, str)]
+    sources = [custom_objects or {}] + list(reversed(getattr(_scopes, "stack", None) or [])) + [_CUSTOM]
+    for source in sources:
+        for key in keys:
+            if key in source:
+                return source[key]
+    return _BUILTINS.get(name) if isinstance(name, str) else None
+
+
+def builtin_names():
+    """The names of fastdnn's registered layer and model classes, sorted."""
+    return sorted(_BUILTINS)

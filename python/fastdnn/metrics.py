@@ -273,6 +273,10 @@ class Mean(Metric):
 
     def update_state(self, values, sample_weight=None):
         """Adds a batch of values (each sample's values averaged first) with optional weights."""
+        if type(values) is float and type(sample_weight) is int:  # a batch's loss and its size
+            self.total._value += values * sample_weight
+            self.count._value += sample_weight
+            return
         if sample_weight is None and isinstance(values, np.ndarray) and values.ndim == 1:
             self.total._value += values.sum(dtype=np.float64)  # the per-batch path of fit
             self.count._value += values.shape[0]

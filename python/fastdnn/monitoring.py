@@ -14,8 +14,9 @@ native one-pass reductions (csrc/stats/), so it is cheap enough to leave on:
     >>> monitor.steps, len(monitor.layer_names())
     ([0, 1], 2)
 
-The model consults the monitor in `train_step` only while it is attached (during `fit`), and
-only on the steps it records; training without a monitor runs exactly as before.
+The monitor acts inside the training step through its step hook (callbacks/step_hook.py), only
+while `fit` runs with it and only on the steps it records; training without a monitor runs
+exactly as before.
 """
 
 import json
@@ -27,7 +28,8 @@ import numpy as np
 
 from . import _C
 from . import activations as activations_module
-from .callbacks import Callback
+from .callbacks.callback import Callback
+from .callbacks.step_hook import StepHook
 
 # Activations whose outputs saturate, with the values they saturate at.
 SATURATION_BOUNDS = {"sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0), "hard_sigmoid": (0.0, 1.0)}
@@ -178,7 +180,7 @@ def _is_activation_layer(layer):
                               layers.Softmax, layers.RReLU)) and not layer.trainable_weights
 
 
-class GradientMonitor(Callback):
+class GradientMonitor(Callback, StepHook):
     """Records per-layer gradient norms, update ratios and activation statistics during `fit`.
 
     Every `every_n_steps` optimizer steps (counted by `optimizer.iterations`, so step 0 is
@@ -224,7 +226,7 @@ class GradientMonitor(Callback):
 
     Raises:
         ValueError: for invalid arguments.
-        TypeError: when attached to a model whose `train_step` does not consult a monitor.
+        TypeError: when attached to a model without fastdnn's training step.
     """
 
     def __init__(self, every_n_steps=10, saturation_tolerance=1e-3, verbose=0, vanishing_ratio=0.01,
@@ -258,44 +260,43 @@ class GradientMonitor(Callback):
 
     # ---- attaching to fit -------------------------------------------------------------------
 
+    def step_hook(self):
+        return self
+
     def on_train_begin(self, logs=None):
-        if not hasattr(type(self.model), "_train_monitor"):
-            raise TypeError("GradientMonitor works with fastdnn models whose train_step consults a "
-                            f"monitor (fastdnn.Sequential). Received: {type(self.model).__name__}")
+        if not callable(getattr(self.model, "train_step", None)) or not hasattr(self.model, "layers"):
+            raise TypeError("GradientMonitor works with fastdnn models (Sequential, functional or "
+                            f"subclassed), whose training step runs its hooks. Received: "
+                            f"{type(self.model).__name__}")
         self._groups = self._plan = None  # found at the first recorded step, once layers are built
         self._pending = None
-        self.model._train_monitor = self
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
 
     def on_train_end(self, logs=None):
-        if self.model is not None and getattr(self.model, "_train_monitor", None) is self:
-            self.model._train_monitor = None
-        self.outputs = None
         if self.verbose:
             print(self.report())
 
     @staticmethod
     def _layer_groups(model):
-        """[(layer, index of the output that is its activation, activation name)] for every layer
-        with trainable weights, bottom to top."""
-        groups = []
+        """[(layer, the layer whose output is its activation, activation name)] for every layer
+        with trainable weights, bottom to top (in `model.layers` order)."""
+        groups, last = [], None
         for i, layer in enumerate(model.layers):
             if layer.trainable_weights:
-                groups.append([layer, i, _activation_name(layer)])
-            elif groups and groups[-1][1] == i - 1 and _is_activation_layer(layer):
-                groups[-1][1], groups[-1][2] = i, _activation_name(layer)
+                groups.append([layer, layer, _activation_name(layer)])
+                last = i
+            elif groups and last == i - 1 and _is_activation_layer(layer):
+                groups[-1][1], groups[-1][2] = layer, _activation_name(layer)
+                last = i
         return [tuple(g) for g in groups]
 
-    # ---- the hooks train_step calls ------------------------------------------------------------
+    # ---- the step hook: what the training step calls ---------------------------------------------
 
     def begin_step(self):
-        """Whether the coming step is recorded; if so, starts collecting the layer outputs."""
-        if self.model.optimizer.iterations % self.every_n_steps:
-            return False
-        self.outputs = []
-        return True
+        """Whether the coming step is recorded (its layer outputs are then captured)."""
+        return not self.model.optimizer.iterations % self.every_n_steps
 
     def _make_plan(self, variables):
         """What the recorded steps reuse while the variable list stays the same: each
@@ -305,13 +306,15 @@ class GradientMonitor(Callback):
         owner = {id(w): k for k, (layer, _, _) in enumerate(self._groups) for w in layer.trainable_weights}
         owners = np.array([owner.get(id(v), len(self._groups)) for v in variables], dtype=np.int64)
         bounds = []
-        for layer, out_index, act in self._groups:
+        for layer, source, act in self._groups:
             b = SATURATION_BOUNDS.get(act)
-            bounds.append((out_index, b[0], b[1], self.saturation_tolerance) if b else (out_index, 0.0, 0.0, -1.0))
+            bounds.append((source, b[0], b[1], self.saturation_tolerance) if b else (source, 0.0, 0.0, -1.0))
         return ([id(v) for v in variables], owners, [np.empty_like(v._value) for v in variables], bounds)
 
-    def before_update(self, variables, grads):
-        """Takes the gradients' and weights' norms and a copy of the weights, before the update."""
+    def before_update(self, variables, grads, outputs):
+        """Takes the gradients' and weights' norms and a copy of the weights, before the update,
+        and keeps the step's layer outputs."""
+        self.outputs = outputs
         plan = self._plan
         if plan is None or len(plan[0]) != len(variables) or any(
                 a != id(b) for a, b in zip(plan[0], variables)):
@@ -350,8 +353,8 @@ class GradientMonitor(Callback):
             if record is None:
                 record = self.history[layer.name] = {stat: [float("nan")] * (len(self.steps) - 1) for stat in LAYER_STATS}
                 self.layers[layer.name] = {"class_name": type(layer).__name__, "activation": act}
-            out_index, low, high, tolerance = self._plan[3][k]
-            out = outputs[out_index]
+            source, low, high, tolerance = self._plan[3][k]
+            out = outputs[id(source)][1]
             if not (type(out) is np.ndarray and out.dtype == np.float32 and out.flags.c_contiguous):
                 out = np.ascontiguousarray(out, dtype=np.float32)
             stats = _summarize(_C.activation_stats(out, low, high, tolerance), tolerance >= 0)

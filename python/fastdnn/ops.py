@@ -717,3 +717,51 @@ def flatten(x):
     x = _x(x, "x")
     # Spelled out rather than -1, which NumPy cannot resolve for an empty batch.
     return reshape(x, (x.shape[0], math.prod(x.shape[1:])) if x.ndim else (1, 1))
+
+
+def concatenate(arrays, axis=-1):
+    """Joins arrays along `axis` (all other sizes equal); the gradient is split back.
+
+    Example:
+        >>> import numpy as np, fastdnn
+        >>> fastdnn.ops.concatenate([np.ones((2, 3)), np.zeros((2, 1))]).shape
+        (2, 4)
+
+    Raises:
+        ValueError: for no arrays, or shapes that differ off `axis`.
+        NotImplementedError: for GPU arrays.
+    """
+    xs = [_x(a, f"arrays[{i}]") for i, a in enumerate(arrays)]
+    if not xs:
+        raise ValueError("concatenate needs at least one array.")
+    host_only("concatenate", *xs)
+    ndim = xs[0].ndim
+    if any(x.ndim != ndim for x in xs) or not -ndim <= axis < ndim:
+        raise ValueError(f"concatenate needs arrays of the same rank with axis in [-{ndim}, {ndim}). "
+                         f"Received shapes {[x.shape for x in xs]} and axis={axis}.")
+    axis %= ndim
+    try:
+        y = np.concatenate(xs, axis=axis)
+    except ValueError:
+        raise ValueError("concatenate needs the same sizes on every axis but the joined one "
+                         f"(axis {axis}). Received shapes {[x.shape for x in xs]}.") from None
+    bounds = np.cumsum([0] + [x.shape[axis] for x in xs])
+
+    def backward(g, needs):
+        g = np.asarray(g, np.float32)
+        index = [slice(None)] * ndim
+        out = []
+        for i, need in enumerate(needs):
+            index[axis] = slice(bounds[i], bounds[i + 1])
+            out.append(np.ascontiguousarray(g[tuple(index)]) if need else None)
+        return tuple(out)
+
+    record(y, tuple(xs), backward)
+    return y
+
+
+def l2_normalize(x, axis=-1, epsilon=1e-12):
+    """x / sqrt(max(Σ x² over `axis`, epsilon)), as keras.ops.normalize (order 2)."""
+    x = _x(x, "x")
+    norm = sqrt(maximum(sum(square(x), axis=axis, keepdims=True), np.array(epsilon, np.float32)))
+    return divide(x, norm)

@@ -116,10 +116,12 @@ class Optimizer:
     def _slots_of(self, w):
         entry = self._state.get(id(w))
         if entry is None:  # the entry keeps w alive, so its id is never reused by another array
-            entry = self._state[id(w)] = (w, [like(w, self._init_slot(name, w)) for name in self._slot_names()])
+            entry = self._state[id(w)] = (w, [like(w, self._init_slot(name, w)) for name in self.slot_names()])
         return entry[1]
 
-    def _slot_names(self):
+    def slot_names(self):
+        """The names of the state arrays the optimizer keeps per variable, in order (as
+        `get_state` and the model files hold them)."""
         return self._slots
 
     # ---- state, for saving and resuming -------------------------------------------------------
@@ -132,7 +134,7 @@ class Optimizer:
             variable]}}: copies; a variable this optimizer has not updated yet has zero slots
             (its initial value).
         """
-        names = self._slot_names()
+        names = self.slot_names()
         slots = {name: [] for name in names}
         for var in variables:
             entry = self._state.get(id(var._value))
@@ -148,7 +150,7 @@ class Optimizer:
         Raises:
             ValueError: if the state does not match this optimizer or these variables.
         """
-        names = self._slot_names()
+        names = self.slot_names()
         slots = state.get("slots", {})
         if sorted(slots) != sorted(names):
             raise ValueError(f"The saved state of optimizer '{self.name}' holds slots "
@@ -167,7 +169,7 @@ class Optimizer:
             for k, name in enumerate(names):
                 value = np.asarray(slots[name][i])
                 if value.shape != current[k].shape:
-                    raise ValueError(f"The saved '{name}' of variable '{var.name}' has shape "
+                    raise ValueError(f"The saved '{name}' of variable '{var.path}' has shape "
                                      f"{value.shape}; the variable has shape {current[k].shape}.")
                 if on_device(current[k]):
                     current[k].upload(np.ascontiguousarray(value, dtype=np.float32))
@@ -219,7 +221,7 @@ class SGD(Optimizer):
             raise ValueError(f"`momentum` must be a float between [0, 1]. Received: momentum={momentum}")
         self.momentum, self.nesterov = float(momentum), bool(nesterov)
 
-    def _slot_names(self):
+    def slot_names(self):
         return ("momentum",) if self.momentum else ()
 
     def _hyper(self):
@@ -263,7 +265,7 @@ class RMSprop(Optimizer):
         self.momentum = _check("momentum", momentum, 0, 1)
         self.epsilon, self.centered = _check("epsilon", epsilon, 0), bool(centered)
 
-    def _slot_names(self):
+    def slot_names(self):
         return ("velocity",) + (("momentum",) if self.momentum else ()) + (("average_gradient",) if self.centered else ())
 
     def _hyper(self):
@@ -284,7 +286,7 @@ class Adam(Optimizer):
         self.beta_1, self.beta_2 = _check("beta_1", beta_1, 0, 1), _check("beta_2", beta_2, 0, 1)
         self.epsilon, self.amsgrad = _check("epsilon", epsilon, 0), bool(amsgrad)
 
-    def _slot_names(self):
+    def slot_names(self):
         return ("momentum", "velocity") + (("velocity_hat",) if self.amsgrad else ())
 
     def _hyper(self):

@@ -29,12 +29,9 @@ from ._dispatch import kernels, on_device
 
 
 def _sublayers(model):
-    """The leaf layers of a model, nested models flattened."""
-    for layer in getattr(model, "layers", ()):
-        if isinstance(getattr(layer, "layers", None), list):
-            yield from _sublayers(layer)
-        else:
-            yield layer
+    """Every layer inside a model or layer (itself included), nested ones flattened, each once."""
+    flatten = getattr(model, "_flatten_layers", None)
+    return flatten() if flatten is not None else []
 
 
 class _Plan:
@@ -87,14 +84,22 @@ def plan(model, variables):
     return p
 
 
-def on_tape(plan, loss):
+def on_tape(plan, loss, every=False):
     """`loss` plus the penalties differentiated on the tape: the activity regularizers' (of the
-    forward pass just recorded) and those of weight regularizers without a native form."""
+    forward pass just recorded) and those of weight regularizers without a native form; with
+    `every`, the L1/L2 ones and the frozen weights' too (for a training step written by the
+    user, which adds no native gradients)."""
     for layer in plan.activity_layers:
         for penalty in getattr(layer, "_activity_losses", ()):
             loss = ops.add(loss, penalty)
     for var, reg in plan.tape:
         loss = ops.add(loss, reg(var.value))
+    if every:
+        for i in plan.native_index:
+            var = plan.variables[i]
+            loss = ops.add(loss, var.regularizer(var.value))
+        if plan.frozen:
+            loss = ops.add(loss, np.array(_value(plan.frozen), np.float32))
     return loss
 
 
@@ -156,11 +161,18 @@ def current(model):
     return total
 
 
+def _latest(layer):
+    """A layer's own penalties of its latest forward pass: the activity penalty, then what
+    `add_loss` received."""
+    added = layer._current_added_losses() if hasattr(layer, "_current_added_losses") else []
+    return [float(np.sum(p)) for p in list(getattr(layer, "_activity_losses", ())) + list(added)]
+
+
 def layer_losses(layer):
-    """A layer's penalties as floats: its latest activity penalty, then one per regularized
-    weight (the order of Keras's `layer.losses`)."""
-    losses = [float(p) for p in getattr(layer, "_activity_losses", ())]
-    for var in layer.weights:
+    """A layer's own penalties as floats: those of its latest forward pass, then one per
+    regularized weight of its own (the order of Keras's `layer.losses`)."""
+    losses = _latest(layer)
+    for var in layer._weights:
         reg = getattr(var, "regularizer", None)
         if reg is not None:
             factors = _native_factors(reg)
@@ -171,10 +183,10 @@ def layer_losses(layer):
 
 
 def model_losses(model):
-    """A model's penalties, as Keras's `model.losses`: activity penalties of the latest forward
-    pass first, then one per regularized weight."""
-    layers = list(_sublayers(model))
-    activity = [float(p) for layer in layers for p in getattr(layer, "_activity_losses", ())]
-    weights = [loss for layer in layers
-               for loss in layer_losses(layer)[len(getattr(layer, "_activity_losses", ())):]]
-    return activity + weights
+    """The penalties of a model or layer and everything inside it, as Keras's `model.losses`:
+    those of the latest forward pass first (activity penalties and `add_loss` values), then one
+    per regularized weight."""
+    layers = _sublayers(model)
+    latest = [loss for layer in layers for loss in _latest(layer)]
+    weights = [loss for layer in layers for loss in layer_losses(layer)[len(_latest(layer)):]]
+    return latest + weights

@@ -18,7 +18,8 @@ class Variable:
         shape: the shape when `initializer` is a callable.
         dtype: "float32" by default.
         trainable: whether optimizers update it.
-        name: a name for summaries and saved models.
+        name: a name for summaries and saved models; a layer's weight is named within the layer
+            ("kernel") and its `path` names the layer too ("dense/kernel"), as in Keras 3.
 
     Example:
         >>> import numpy as np, fastdnn
@@ -37,6 +38,7 @@ class Variable:
         self._value = np.array(value, dtype=dtype, copy=True, order="C")
         self.trainable = bool(trainable)
         self.name = name or "variable"
+        self.path = self.name  # a layer's weight: "<layer name>/<name>" (set by add_weight)
 
     @property
     def value(self):
@@ -67,7 +69,7 @@ class Variable:
             value = value.numpy()
         value = np.asarray(value, dtype=self._value.dtype)
         if value.shape != self._value.shape:
-            raise ValueError(f"Cannot assign a value of shape {value.shape} to variable '{self.name}' "
+            raise ValueError(f"Cannot assign a value of shape {value.shape} to variable '{self.path}' "
                              f"of shape {self._value.shape}.")
         if on_device(self._value):
             self._value.upload(np.ascontiguousarray(value))
@@ -89,4 +91,4 @@ class Variable:
         return value if dtype is None else value.astype(dtype)
 
     def __repr__(self):
-        return f"<Variable '{self.name}' shape={self.shape} dtype={self.dtype}>"
+        return f"<Variable path={self.path}, shape={self.shape}, dtype={self.dtype}>"

@@ -1,28 +1,59 @@
-"""Keras-shaped layers. Each computes with `fastdnn.ops`, so the gradient tape trains it."""
+"""Keras-shaped layers. Each computes with `fastdnn.ops`, so the gradient tape trains it; called on
+symbolic tensors (`Input`), layers make a functional model's graph."""
 
+import inspect
+
+from .. import _registry
 from .activation_layers import ELU, LeakyReLU, PReLU, ReLU, RReLU, Softmax
 from .base import Layer
-from .core import Activation, Dense, Flatten, Input, InputLayer, KerasTensor
+from .core import Activation, Dense, Flatten, Identity
+from .input_layer import Input, InputLayer
+from .keras_tensor import KerasTensor
+from .merging import (Add, Average, Concatenate, Dot, Maximum, Merge, Minimum, Multiply, Subtract, add,
+                      average, concatenate, dot, maximum, minimum, multiply, subtract)
 from .normalization import BatchNormalization
 from .regularization import AlphaDropout, Dropout, GaussianDropout, GaussianNoise
+from .reshaping import Reshape
 
-_CLASSES = {cls.__name__: cls for cls in (Activation, BatchNormalization, Dense, Dropout, ELU, Flatten,
-                                          InputLayer, LeakyReLU, PReLU, ReLU, RReLU, Softmax,
-                                          AlphaDropout, GaussianDropout, GaussianNoise)}
+_CLASSES = {cls.__name__: cls for cls in (
+    Activation, Add, AlphaDropout, Average, BatchNormalization, Concatenate, Dense, Dot, Dropout, ELU,
+    Flatten, GaussianDropout, GaussianNoise, Identity, InputLayer, LeakyReLU, Maximum, Minimum, Multiply,
+    PReLU, ReLU, RReLU, Reshape, Softmax, Subtract)}
+for _cls in _CLASSES.values():
+    _registry.register_builtin(_cls)
 
 
 def serialize(layer):
-    """{"class_name": ..., "config": ...} for a layer."""
-    return {"class_name": type(layer).__name__, "config": layer.get_config()}
+    """{"class_name": ..., "config": ...} for a layer (and "registered_name" for a class
+    registered with `register_keras_serializable`)."""
+    entry = {"class_name": type(layer).__name__, "config": layer.get_config()}
+    registered = _registry.get_registered_name(type(layer))
+    if registered != type(layer).__name__:
+        entry["registered_name"] = registered
+    return entry
 
 
 def deserialize(config, custom_objects=None):
-    """Rebuilds a layer from `serialize`'s output (custom classes via `custom_objects`)."""
-    classes = {**_CLASSES, **(custom_objects or {})}
+    """Rebuilds a layer (or a model) from `serialize`'s output. Classes are found in
+    `custom_objects`, then among the registered ones, then fastdnn's own.
+
+    Raises:
+        ValueError: for a malformed entry or a class that cannot be found.
+    """
+    if not isinstance(config, dict) or not isinstance(config.get("class_name"), str):
+        raise ValueError("A layer config must be a dict with a 'class_name' string and a 'config' "
+                         f"dict. Received: {config!r:.200}")
     name = config["class_name"]
-    if name not in classes:
-        raise ValueError(f"Unknown layer class {name!r}; pass it in custom_objects.")
-    return classes[name].from_config(dict(config["config"]))
+    cls = _registry.get_registered_object(name, custom_objects, config.get("registered_name"))
+    if cls is None:
+        raise ValueError(f"Unknown layer class {name!r}: pass it in custom_objects, or register it with "
+                         "@keras.saving.register_keras_serializable().")
+    inner = dict(config.get("config") or {})
+    if "custom_objects" in inspect.signature(cls.from_config).parameters:  # models and containers
+        return cls.from_config(inner, custom_objects=custom_objects)
+    return cls.from_config(inner)
 
 
-__all__ = sorted(_CLASSES) + ["Input", "KerasTensor", "Layer", "deserialize", "serialize"]
+__all__ = sorted(_CLASSES) + [
+    "Input", "KerasTensor", "Layer", "Merge", "add", "average", "concatenate", "deserialize", "dot",
+    "maximum", "minimum", "multiply", "serialize", "subtract"]

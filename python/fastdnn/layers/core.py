@@ -1,52 +1,11 @@
-"""Core layers: Input/InputLayer, Dense, Flatten, Activation (Dropout: regularization.py)."""
+"""Core layers: Dense, Flatten, Activation, Identity (Input/InputLayer: input_layer.py; Dropout:
+regularization.py)."""
 
 import math
 
 from .. import activations, constraints, initializers, ops, regularizers
 from .._checks import check_integer
 from .base import Layer, serialize_object
-
-
-class KerasTensor:
-    """The symbolic input `Input(shape=...)` returns: a shape a Sequential model starts from."""
-
-    def __init__(self, shape, name=None):
-        self.shape = tuple(shape)
-        self.name = name
-
-    def __repr__(self):
-        return f"<KerasTensor shape={self.shape}, name={self.name}>"
-
-
-def Input(shape=None, batch_size=None, dtype=None, name=None, batch_shape=None):  # noqa: N802
-    """Declares a model input of `shape` (without the batch dimension), as keras.Input.
-
-    Example:
-        >>> import fastdnn
-        >>> fastdnn.Input(shape=[28, 28]).shape
-        (None, 28, 28)
-    """
-    if batch_shape is None:
-        if shape is None:
-            raise ValueError("Input needs `shape` (without the batch dimension) or `batch_shape`.")
-        batch_shape = (batch_size,) + tuple(shape)
-    return KerasTensor(batch_shape, name)
-
-
-class InputLayer(Layer):
-    """The input of a Sequential model: a shape and nothing to compute."""
-
-    def __init__(self, shape=None, batch_size=None, batch_shape=None, **kwargs):
-        if batch_shape is None and shape is not None:
-            batch_shape = (batch_size,) + tuple(shape)
-        kwargs.setdefault("batch_input_shape", batch_shape)
-        super().__init__(**kwargs)
-
-    def call(self, inputs):
-        return inputs
-
-    def compute_output_shape(self, input_shape):
-        return tuple(input_shape)
 
 
 class Dense(Layer):
@@ -163,3 +122,13 @@ class Activation(Layer):
 
     def get_config(self):
         return {**super().get_config(), "activation": activations.serialize(self.activation)}
+
+
+class Identity(Layer):
+    """Returns its inputs unchanged (a placeholder in a graph, as keras.layers.Identity)."""
+
+    def call(self, inputs):
+        return inputs
+
+    def compute_output_shape(self, input_shape):
+        return input_shape

@@ -10,9 +10,13 @@ config may not make fastdnn allocate more than the file's own weights (`_guard.p
 
 import os
 
+from .._registry import (CustomObjectScope, custom_object_scope, get_custom_objects, get_registered_name,
+                         get_registered_object, register_keras_serializable)
 from ._guard import FileFormatError
 
-__all__ = ["FileFormatError", "load_model", "load_weights", "save_model", "save_weights"]
+__all__ = ["CustomObjectScope", "FileFormatError", "custom_object_scope", "get_custom_objects",
+           "get_registered_name", "get_registered_object", "load_model", "load_weights", "model_from_json",
+           "model_to_keras_config", "register_keras_serializable", "save_model", "save_weights"]
 
 
 def _format(path, weights_only):
@@ -70,7 +74,8 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
         filepath: the file.
         custom_objects: dict name -> class or function, for user-defined layers and losses.
         compile: compile the model with the saved settings and restore the optimizer state.
-        safe_mode: accepted for Keras compatibility; fastdnn never runs code from a file.
+        safe_mode: refuse to rebuild a `Lambda` layer's function from the file (the default, as
+            Keras); fastdnn runs no other code from a file.
 
     Raises:
         FileFormatError (a ValueError): for a truncated, corrupt or hostile file.
@@ -103,3 +108,28 @@ def load_weights(model, filepath):
     if not os.path.isfile(filepath):
         raise FileNotFoundError(f"No weights file at {filepath!r}.")
     _format(filepath, False).load_weights(model, filepath)  # a `.keras` file's weights load too
+
+
+def model_to_keras_config(model):
+    """The model's architecture in Keras 3's form (what `model.to_json()` writes and a `.keras`
+    file's config.json holds).
+
+    Raises:
+        ValueError: for a layer or an object Keras 3 cannot rebuild.
+    """
+    from . import keras_config
+    return keras_config.to_keras(model)
+
+
+def model_from_json(json_string, custom_objects=None):
+    """The model a `model.to_json()` string (fastdnn's or Keras's) describes, with fresh weights.
+
+    Raises:
+        FileFormatError (a ValueError): for malformed JSON or a config that cannot be rebuilt.
+    """
+    from . import _guard, keras_config, state
+    what = "the model JSON"
+    config = _guard.parse_json(json_string.encode() if isinstance(json_string, str) else json_string, what)
+    if not isinstance(config, dict):
+        raise FileFormatError(f"{what} is not a JSON object.")
+    return state.build_model(keras_config.from_keras(config, custom_objects, what), custom_objects, None, what)

@@ -83,9 +83,9 @@ def _read_legacy(group, model, what):
                                   f"model's layer '{layer.name}' has {len(variables)}.")
         for weight_name, var in zip(weight_names, variables):
             dataset = _h5.child(layer_group, weight_name, "dataset", what)
-            _h5.check_weight(dataset, var.shape, var.name, what)
+            _h5.check_weight(dataset, var.shape, var.path, what)
             pairs.append((var, dataset))
-    values = {id(var): _h5.read_weight(ds, var.shape, var.name, what) for var, ds in pairs}
+    values = {id(var): _h5.read_weight(ds, var.shape, var.path, what) for var, ds in pairs}
     state.assign_weights(model, [values[id(w)] for w in model.weights], what)
 
 

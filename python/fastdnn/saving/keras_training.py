@@ -22,7 +22,7 @@ import warnings
 
 import numpy as np
 
-from .. import losses, metrics, optimizers, schedules
+from .. import optimizers, schedules
 from . import _h5, keras_config
 from ._guard import FileFormatError
 
@@ -81,19 +81,29 @@ def optimizer_to_keras(optimizer, legacy=False):
     return _wrap("keras.optimizers", name, config, legacy)
 
 
-def _loss_to_keras(loss, legacy):
-    if loss is None or isinstance(loss, str):
-        return loss
-    config = losses.serialize(loss)
+def _structure(value, leaf):
+    """`leaf` applied to every entry of a loss/metric argument (a name, a config, or a list or
+    dict of them)."""
+    if isinstance(value, list):
+        return [_structure(v, leaf) for v in value]
+    if isinstance(value, dict) and "class_name" not in value:
+        return {k: _structure(v, leaf) for k, v in value.items()}
+    return leaf(value)
+
+
+def _loss_to_keras(config, legacy):
+    """Keras's form of one serialized loss (a name stays a name)."""
+    if config is None or isinstance(config, str):
+        return config
     if config["class_name"] == "function":
         return config if legacy else {"module": "builtins", **config, "registered_name": "function"}
     return _wrap("keras.losses", config["class_name"], config["config"], legacy)
 
 
-def _metric_to_keras(metric, legacy):
-    if isinstance(metric, str):
-        return metric
-    config = metrics.serialize(metric)
+def _metric_to_keras(config, legacy):
+    """Keras's form of one serialized metric."""
+    if config is None or isinstance(config, str):
+        return config
     if config["class_name"] == "function":
         return config if legacy else {"module": "builtins", **config, "registered_name": "function"}
     inner = dict(config["config"])
@@ -103,18 +113,20 @@ def _metric_to_keras(metric, legacy):
 
 
 def compile_to_keras(model, legacy=False):
-    """Keras's compile_config (legacy: training_config) of a compiled model, or None.
+    """Keras's compile_config (legacy: training_config) of a compiled model, or None, from its
+    `get_compile_config()`.
 
     Raises:
         ValueError: for an optimizer Keras cannot rebuild.
     """
-    if getattr(model, "optimizer", None) is None or getattr(model, "loss", None) is None:
+    settings = model.get_compile_config() if hasattr(model, "get_compile_config") else None
+    if settings is None or settings.get("loss") is None:
         return None
-    args = model._compile_args
-    config = {"loss": _loss_to_keras(args["loss"], legacy), "loss_weights": None,
-              "metrics": [_metric_to_keras(m, legacy) for m in args["metrics"] or []],
-              "weighted_metrics": None, "run_eagerly": False, "steps_per_execution": 1,
-              "jit_compile": False}
+    metrics_of = lambda key: _structure(settings.get(key), lambda m: _metric_to_keras(m, legacy))  # noqa: E731
+    config = {"loss": _structure(settings["loss"], lambda l: _loss_to_keras(l, legacy)),
+              "loss_weights": settings.get("loss_weights"),
+              "metrics": metrics_of("metrics") or [], "weighted_metrics": metrics_of("weighted_metrics"),
+              "run_eagerly": False, "steps_per_execution": 1, "jit_compile": False}
     optimizer = optimizer_to_keras(model.optimizer, legacy)
     if legacy:
         return {**config, "optimizer_config": optimizer}
@@ -145,12 +157,11 @@ def optimizer_from_keras(value, what):
 
 
 def compile_from_keras(config, what):
-    """fastdnn's compile settings ({"optimizer", "loss", "metrics"}) for Keras's compile_config
-    or training_config, or None.
+    """fastdnn's compile settings (`Model.compile_from_config`'s input) for Keras's
+    compile_config or training_config, or None.
 
     Raises:
-        FileFormatError: for a malformed config or settings fastdnn does not support (loss
-            weights, weighted metrics, several outputs).
+        FileFormatError: for a malformed config or settings fastdnn does not support.
     """
     if config is None:
         return None
@@ -160,22 +171,24 @@ def compile_from_keras(config, what):
     if extra:
         raise FileFormatError(f"{what}: the compile settings hold {sorted(extra)}, which fastdnn "
                               "does not support.")
-    for key in ("loss_weights", "weighted_metrics", "sample_weight_mode"):
-        if config.get(key) not in (None, [], {}):
-            raise FileFormatError(f"{what}: the model was compiled with {key}="
-                                  f"{config[key]!r:.100}, which fastdnn does not support.")
-    loss = config.get("loss")
-    if isinstance(loss, (list, tuple)) or isinstance(loss, dict) and "class_name" not in loss:
-        raise FileFormatError(f"{what}: the model was compiled with one loss per output; fastdnn "
-                              "models have one output.")
-    found = config.get("metrics") or []
-    if not isinstance(found, list) or any(isinstance(m, (list, dict)) and not (
-            isinstance(m, dict) and "class_name" in m) for m in found):
-        raise FileFormatError(f"{what}: the compiled metrics {found!r:.200} are not one list of "
-                              "metrics for one output.")
+    if config.get("sample_weight_mode") not in (None, [], {}):
+        raise FileFormatError(f"{what}: the model was compiled with sample_weight_mode="
+                              f"{config['sample_weight_mode']!r:.100}, which fastdnn does not support.")
+
+    def entries(key):
+        value = config.get(key)
+        if value is not None and not isinstance(value, (str, list, dict)):
+            raise FileFormatError(f"{what}: the compiled `{key}` {value!r:.200} is not a name, a config, "
+                                  "or a list or dict of them.")
+        return _structure(value, _strip)
+
+    weights = config.get("loss_weights")
+    if weights is not None and not isinstance(weights, (int, float, list, dict)):
+        raise FileFormatError(f"{what}: the compiled loss_weights {weights!r:.200} are not numbers.")
     optimizer = config.get("optimizer", config.get("optimizer_config"))
     return {"optimizer": None if optimizer is None else optimizer_from_keras(optimizer, what),
-            "loss": _strip(loss), "metrics": [_strip(m) for m in found]}
+            "loss": entries("loss"), "loss_weights": weights, "metrics": entries("metrics") or [],
+            "weighted_metrics": entries("weighted_metrics")}
 
 
 # ---- optimizer variables ------------------------------------------------------------------------
@@ -199,7 +212,7 @@ def layout(optimizer, count):
     entries = [("iteration", None)]
     if _has_lr_variable(optimizer):
         entries.append(("learning_rate", None))
-    names = list(optimizer._slot_names())
+    names = list(optimizer.slot_names())
     paired = names[:2] if type(optimizer).__name__ in _INTERLEAVED else []
     entries += [(slot, i) for i in range(count) for slot in paired]
     entries += [(slot, i) for slot in names[len(paired):] for i in range(count)]
@@ -251,7 +264,7 @@ def restore_state(model, datasets, what, strict=True):
     entries = entries[:len(datasets)]
     for (slot, index), dataset in zip(entries, datasets):  # check everything before reading
         if index is not None:
-            _h5.check_weight(dataset, variables[index].shape, f"{slot} of {variables[index].name}",
+            _h5.check_weight(dataset, variables[index].shape, f"{slot} of {variables[index].path}",
                              what)
     state = optimizer.get_state(variables)
     learning_rate = None
@@ -264,7 +277,7 @@ def restore_state(model, datasets, what, strict=True):
             state["extra"] = {"u_product": _h5.read_scalar(dataset, "f", "Nadam's u_product", what)}
         else:
             state["slots"][slot][index] = _h5.read_weight(
-                dataset, variables[index].shape, f"{slot} of {variables[index].name}", what)
+                dataset, variables[index].shape, f"{slot} of {variables[index].path}", what)
     if learning_rate is not None and not (math.isfinite(learning_rate) and learning_rate > 0):
         raise FileFormatError(f"{what}: the saved learning rate is {learning_rate}; expected a "
                               "positive number.")

@@ -87,9 +87,9 @@ def read(h5file, groups, model, what):
                                   f"'{owner.name}' has {len(variables)} weights.")
         for i, var in enumerate(variables):
             dataset = _h5.child(group, str(i), "dataset", what)
-            _h5.check_weight(dataset, var.shape, var.name, what)
+            _h5.check_weight(dataset, var.shape, var.path, what)
             datasets.append((var, dataset))
-    values = {id(var): _h5.read_weight(ds, var.shape, var.name, what) for var, ds in datasets}
+    values = {id(var): _h5.read_weight(ds, var.shape, var.path, what) for var, ds in datasets}
     state.assign_weights(model, [values[id(w)] for w in model.weights], what)
 
 

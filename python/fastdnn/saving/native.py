@@ -175,7 +175,7 @@ def load_model(filepath, custom_objects=None, compile=True):
             if opt is not None:
                 if not isinstance(opt, dict):
                     raise FileFormatError(f"{file.what}: malformed optimizer entry.")
-                names = model.optimizer._slot_names()
+                names = model.optimizer.slot_names()
                 n = len(model.trainable_weights)
                 slots = {s: [file.read(f"optimizer/{s}/{i}") for i in range(n)] for s in names}
                 state.restore_optimizer(model, {"iterations": opt.get("iterations", 0),

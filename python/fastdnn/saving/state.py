@@ -1,32 +1,41 @@
 """What every file format stores and restores: a model's config, its weights, its compile
 settings and its optimizer state, in format-neutral form.
 
-    config   {"class_name": "Sequential", "config": {...}}  (the model's get_config)
+    config   {"class_name": "Sequential" | "Functional" | a registered class, "config": {...},
+              "registered_name"?, "build_config"?: {"input_shape": ...}}
     weights  [array per model.weights], float32
-    compile  {"optimizer": {...}, "loss": ..., "metrics": [...]} or None
+    compile  model.get_compile_config(): {"optimizer": {...}, "loss": ..., "metrics": ...} or None
     optimizer_state  Optimizer.get_state(model.trainable_weights) or None
+
+Models are found by class name through fastdnn's registry (fastdnn/_registry.py), never by
+importing `fastdnn.models`, and used only through their public methods.
 """
 
 import numpy as np
 
+from .. import layers
+from .._registry import get_registered_object
 from . import _guard
 from ._guard import FileFormatError
 
 
 def model_config(model):
-    return {"class_name": type(model).__name__, "config": model.get_config()}
+    """The model's entry: its class, registered name, config and (for a subclassed model) the
+    input shape it was built for."""
+    entry = layers.serialize(model)
+    build = model.get_build_config()
+    if build is not None:
+        entry["build_config"] = build
+    return entry
 
 
 def compile_config(model):
     """The settings `compile` received, serialized, or None for an uncompiled model."""
-    if getattr(model, "optimizer", None) is None or getattr(model, "loss", None) is None:
+    get = getattr(model, "get_compile_config", None)
+    config = get() if get is not None else None
+    if config is None or config.get("loss") is None:
         return None
-    from .. import losses, metrics, optimizers
-    loss = model._compile_args["loss"]
-    return {"optimizer": optimizers.serialize(model.optimizer),
-            "loss": loss if isinstance(loss, str) else losses.serialize(loss),
-            "metrics": [m if isinstance(m, str) else metrics.serialize(m)
-                        for m in model._compile_args["metrics"] or []]}
+    return config
 
 
 def build_model(config, custom_objects, weight_elements, what):
@@ -36,24 +45,22 @@ def build_model(config, custom_objects, weight_elements, what):
         FileFormatError: for a malformed config, an unknown class or a config that declares
             more weights than the file holds.
     """
-    from .. import models
     if not isinstance(config, dict) or not isinstance(config.get("config"), dict):
         raise FileFormatError(f"{what}: the model config is not a {{'class_name', 'config'}} dict.")
-    classes = {"Sequential": models.Sequential, **(custom_objects or {})}
-    cls = classes.get(config.get("class_name"))
-    if cls is None:
-        raise FileFormatError(f"{what}: unknown model class {config.get('class_name')!r}; fastdnn "
-                              "loads Sequential models (pass custom_objects for your own classes).")
+    cls = get_registered_object(config.get("class_name"), custom_objects, config.get("registered_name"))
+    if cls is None or not hasattr(cls, "compile"):
+        raise FileFormatError(f"{what}: unknown model class {config.get('class_name')!r}; fastdnn loads "
+                              "Sequential and functional models, and subclassed models registered with "
+                              "@keras.saving.register_keras_serializable() or passed in custom_objects.")
     try:
         with _guard.budget(weight_elements):
             inner = config["config"]
-            for entry in inner.get("layers", []):
-                if isinstance(entry, dict) and entry.get("class_name") == "InputLayer":
-                    cfg = entry.get("config") or {}
-                    _guard.check_input_shape(cfg.get("batch_shape") or cfg.get("batch_input_shape"), what)
-            model = cls.from_config(inner, custom_objects=custom_objects)
-            if not model.built and model._input_shape is not None:
-                model.build(model._input_shape)
+            _check_input_shapes(inner, what)
+            model = layers.deserialize(config, custom_objects)
+            build = config.get("build_config") or {}
+            if not model.built and build.get("input_shape") is not None:
+                _guard.check_input_shape(build["input_shape"], what)
+                model.build_from_config(build)
     except FileFormatError:
         raise
     except (TypeError, ValueError, KeyError, AttributeError, RecursionError) as e:
@@ -85,7 +92,7 @@ def assign_weights(model, arrays, what):
     if len(arrays) != len(variables):
         raise FileFormatError(f"{what}: the file holds {len(arrays)} weight arrays; the model "
                               f"has {len(variables)}.")
-    checked = [as_weight(a, v.shape, v.name, what) for a, v in zip(arrays, variables)]
+    checked = [as_weight(a, v.shape, v.path, what) for a, v in zip(arrays, variables)]
     for var, value in zip(variables, checked):
         var.assign(value)
 
@@ -97,8 +104,7 @@ def restore_compile(model, config, what):
     if not isinstance(config, dict):
         raise FileFormatError(f"{what}: the compile settings are not a dict.")
     try:
-        model.compile(optimizer=config.get("optimizer", "rmsprop"), loss=config.get("loss"),
-                      metrics=config.get("metrics"))
+        model.compile_from_config(config)
     except (TypeError, ValueError, KeyError) as e:
         raise FileFormatError(f"{what}: the saved compile settings are invalid "
                               f"({type(e).__name__}: {e}).") from None
@@ -113,3 +119,16 @@ def restore_optimizer(model, state, what):
     except (TypeError, ValueError, KeyError) as e:
         raise FileFormatError(f"{what}: the saved optimizer state does not fit the model "
                               f"({e}).") from None
+
+
+def _check_input_shapes(config, what):
+    """Every InputLayer a (nested) model config declares stays within the load budget."""
+    for entry in config.get("layers", []) if isinstance(config.get("layers"), list) else []:
+        if not isinstance(entry, dict):
+            continue
+        inner = entry.get("config") or {}
+        if entry.get("class_name") == "InputLayer":
+            _guard.check_input_shape(inner.get("batch_shape") or inner.get("batch_input_shape"), what)
+        elif isinstance(inner, dict) and isinstance(inner.get("layers"), list):
+            _check_input_shapes(inner, what)
+

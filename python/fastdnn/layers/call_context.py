@@ -1,0 +1,67 @@
+"""What a layer call knows about the call it runs inside, per thread.
+
+* `training` is inherited: a layer called without `training=` inside another layer's or a
+  model's call takes the outer call's value, as in Keras 3, so a subclassed model's
+  `self.dropout(x)` drops during `fit`.
+* Losses that layers add with `add_loss` during one outermost call are collected here, so that
+  the training step can add them to the loss on its tape, and each layer keeps those of the
+  latest outermost call (`layer.losses`).
+* `capture_outputs()` records every layer's output of one forward pass (for a GradientMonitor).
+* `probing()` marks a call made only to learn an output shape: it adds no loss and records
+  nothing.
+"""
+
+import contextlib
+import threading
+
+
+class _State(threading.local):
+    depth = 0  # layer calls in progress
+    generation = 0  # outermost calls so far: tells which added losses are current
+    training = None  # the training flag of the innermost call in progress
+    added = None  # losses added during the current (or latest) outermost call
+    collecting = False  # a training step collects `added` itself
+    capture = None  # dict id(layer) -> (layer, output) while outputs are captured
+    probing = False
+
+
+state = _State()
+
+
+def added_losses():
+    """The losses added with `add_loss` during the latest outermost call."""
+    return list(state.added or ())
+
+
+@contextlib.contextmanager
+def collect_losses():
+    """Within the block, every `add_loss` lands in the list this yields (one training step)."""
+    saved = state.added, state.collecting
+    state.added, state.collecting = [], True
+    try:
+        yield state.added
+    finally:
+        state.added, state.collecting = saved
+
+
+@contextlib.contextmanager
+def capture_outputs():
+    """Within the block, each layer's latest output lands in the dict this yields, keyed by
+    id(layer), as (layer, output)."""
+    saved = state.capture
+    state.capture = {}
+    try:
+        yield state.capture
+    finally:
+        state.capture = saved
+
+
+@contextlib.contextmanager
+def probing():
+    """A call made to learn shapes only: no added losses, no captured outputs."""
+    saved = state.probing, state.capture
+    state.probing, state.capture = True, None
+    try:
+        yield
+    finally:
+        state.probing, state.capture = saved
