@@ -270,12 +270,28 @@ class Mean(Metric):
         super().__init__(name=name, dtype=dtype)
         self.total = self.add_variable((), "zeros", name="total")
         self.count = self.add_variable((), "zeros", name="count")
+        self._fast = [0.0, 0]
+
+    @property
+    def variables(self):
+        self._flush()
+        return super().variables
+
+    def _flush(self):
+        if self._fast[1]:
+            self.total.assign(float(self.total._value) + self._fast[0])
+            self.count.assign(float(self.count._value) + self._fast[1])
+        self._fast = [0.0, 0]
+
+    def reset_state(self):
+        self._fast = [0.0, 0]
+        super().reset_state()
 
     def update_state(self, values, sample_weight=None):
         """Adds a batch of values (each sample's values averaged first) with optional weights."""
-        if type(values) is float and type(sample_weight) is int:  # a batch's loss and its size
-            self.total._value += values * sample_weight
-            self.count._value += sample_weight
+        if type(values) is float and type(sample_weight) is int:  # a batch's loss and its size:
+            self._fast[0] += values * sample_weight  # Python floats, summed into the variables
+            self._fast[1] += sample_weight  # when they are read (the training loop's path)
             return
         if sample_weight is None and isinstance(values, np.ndarray) and values.ndim == 1:
             self.total._value += values.sum(dtype=np.float64)  # the per-batch path of fit
@@ -289,8 +305,10 @@ class Mean(Metric):
             self.count.assign_add(values.shape[0] if values.ndim else 1)
 
     def result(self):
-        count = float(self.count._value)
-        return float(self.total._value) / count if count else 0.0
+        total, count = self._fast
+        if count == 0 or self.count._value:
+            total, count = total + float(self.total._value), count + float(self.count._value)
+        return total / count if count else 0.0
 
 
 class MeanMetricWrapper(Mean):

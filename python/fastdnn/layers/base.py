@@ -231,16 +231,16 @@ class Layer:
 
     @property
     def trainable_weights(self):
-        if not self.trainable:
+        if not self._trainable:
             return []
-        if not self._sublayers:
-            return [w for w in self._weights if w.trainable]
-        out, seen = [], set()
-        for w in [w for w in self._weights if w.trainable] + \
-                [w for layer in self._sublayers for w in layer.trainable_weights]:
-            if id(w) not in seen:
-                seen.add(id(w))
-                out.append(w)
+        out = [w for w in self._weights if w.trainable]
+        if self._sublayers:
+            for layer in self._sublayers:
+                out += layer.trainable_weights
+            # Layers are tracked once each, so only nested containers can repeat a weight.
+            if any(layer._sublayers for layer in self._sublayers) and len({id(w) for w in out}) != len(out):
+                seen = set()
+                out = [w for w in out if not (id(w) in seen or seen.add(id(w)))]
         return out
 
     @property
@@ -357,22 +357,28 @@ class Layer:
         if not self.built:
             self._maybe_build(inputs)
         state = _state
+        outer = state.training
         if training is None:
-            training = state.training  # inherited from the call this one runs inside
-        if _takes_training(type(self)):
+            training = outer  # inherited from the call this one runs inside
+        flag = _TAKES_TRAINING.get(type(self))
+        if flag is None:
+            flag = _takes_training(type(self))
+        if flag:
             kwargs["training"] = training
-        if state.depth == 0:  # an outermost call: the losses it adds replace the last ones
+        depth = state.depth
+        if not depth:  # an outermost call: the losses it adds replace the last ones
             state.generation += 1
             if not state.collecting:
                 state.added = []
-        outer_training = state.training
-        state.depth += 1
-        state.training = training
+        state.depth = depth + 1
+        if training is not outer:
+            state.training = training
         try:
             outputs = self.call(inputs, *args, **kwargs)
         finally:
-            state.depth -= 1
-            state.training = outer_training
+            state.depth = depth
+            if training is not outer:
+                state.training = outer
         if self.activity_regularizer is not None and not state.probing:
             self._activity_losses = [self.activity_regularizer(outputs)]  # Keras 3: unscaled
         if state.capture is not None:

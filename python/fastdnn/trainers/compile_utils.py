@@ -117,6 +117,9 @@ class CompileLoss:
         names = self.output_names
         if len(names) == 1:
             fn, weight = self.losses[0], self.weights[0]
+            if sample_weight is None and weight is None and type(y_pred) is not list and type(y_true) is not list \
+                    and type(y_true) is not dict and type(y_pred) is not dict:
+                return fn(y_true, y_pred)  # one output: the training step's hot path
             if isinstance(y_pred, (list, tuple)) and len(y_pred) == 1:
                 y_pred = y_pred[0]
             if isinstance(y_pred, dict) and len(y_pred) == 1:
@@ -155,6 +158,7 @@ class CompileMetrics:
         self.output_names = list(output_names)
         self._metrics = self._resolve(metrics, losses, "metrics")
         self._weighted = self._resolve(weighted_metrics, losses, "weighted_metrics")
+        self._names = self._result_names()
 
     def _resolve(self, given, losses, what):
         names = self.output_names
@@ -183,6 +187,12 @@ class CompileMetrics:
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         names = self.output_names
+        if len(names) == 1 and sample_weight is None and type(y_pred) is np.ndarray and type(y_true) is np.ndarray:
+            for metric in self._metrics[0]:  # one output: the training step's path
+                metric.update_state(y_true, y_pred)
+            for metric in self._weighted[0]:
+                metric.update_state(y_true, y_pred, sample_weight=None)
+            return
         trues, preds = align(y_true, names, "y"), align(y_pred, names, "y_pred")
         for ms, yt, yp in zip(self._metrics, trues, preds):
             for metric in ms:
@@ -194,9 +204,13 @@ class CompileMetrics:
                     metric.update_state(yt, yp, sample_weight=sw)
 
     def result(self):
-        """{name: value}: metric names, prefixed by the output's name when there are several,
+        """{name: value} of every metric (names as `_result_names` gives them)."""
+        return {name: metric.result() for name, metric in self._names}
+
+    def _result_names(self):
+        """[(name, metric)]: metric names, prefixed by the output's name when there are several,
         made unique as Keras does (a weighted metric that repeats a name gets "weighted_")."""
-        results, seen = {}, {}
+        results, seen = [], {}
         several = len(self.output_names) > 1
         for weighted, groups in ((False, self._metrics), (True, self._weighted)):
             for output, ms in zip(self.output_names, groups):
@@ -210,5 +224,5 @@ class CompileMetrics:
                         name = f"{name}_{seen[name] - 1}"
                     else:
                         seen[name] = 1
-                    results[name] = metric.result()
+                    results.append((name, metric))
         return results

@@ -103,4 +103,4 @@ def take(value, index):
 
 def first_array(value):
     """The first array of a structure (its length is the batch size)."""
-    return flatten(value)[0]
+    return value if type(value) is np.ndarray else flatten(value)[0]

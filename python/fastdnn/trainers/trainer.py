@@ -164,8 +164,11 @@ class Trainer:
             results["loss"] = self._loss_tracker.result()
         if self._compile_metrics is not None:
             results.update(self._compile_metrics.result())
-        others = self._compile_loss.metrics if self._compile_loss is not None else []
-        for metric in others + [m for m in self.__dict__.get("_tracked_metrics", ()) if m is not self._loss_tracker]:
+        others = self._compile_loss.trackers if self._compile_loss is not None else ()
+        tracked = self.__dict__.get("_tracked_metrics", ())
+        for metric in (*others, *tracked) if others or tracked else ():
+            if metric is None or metric is self._loss_tracker:
+                continue
             value = metric.result()
             if isinstance(value, dict):
                 results.update(value)
@@ -246,8 +249,11 @@ class Trainer:
         """Updates the compiled metrics with a batch and returns every metric's result (the logs
         of the step)."""
         del x
-        if self._compile_metrics is not None and self._compile_metrics.metrics:
-            self._compile_metrics.update_state(y, map_structure(host, y_pred), sample_weight)
+        compiled = self._compile_metrics
+        if compiled is not None and compiled._names:
+            if type(y_pred) is not np.ndarray:  # metrics count on the host
+                y_pred = map_structure(host, y_pred)
+            compiled.update_state(y, y_pred, sample_weight)
         return self.get_metrics_result()
 
     def train_step(self, data):
@@ -278,11 +284,12 @@ class Trainer:
                     y_pred = self(x, training=True)
             else:
                 y_pred = self(x, training=True)
-            self._step_penalties, self._step_added = plan, added
+            state = self.__dict__  # plain entries: this runs every step
+            state["_step_penalties"], state["_step_added"] = plan, added
             try:
                 loss = self.compute_loss(x, y, y_pred, sample_weight, training=True)
             finally:
-                self._step_penalties, self._step_added = None, ()
+                state["_step_penalties"], state["_step_added"] = None, ()
         grads = tape.gradient(loss, variables)
         penalty = penalties.add_gradients(plan, grads) if plan.active else 0.0  # L1/L2 natively
         loss_value = float(loss) + penalty
@@ -305,11 +312,12 @@ class Trainer:
         x, y, sample_weight = data_utils.unpack_x_y_sample_weight(data)
         with call_context.collect_losses() as added:
             y_pred = self(x, training=False)
-            self._step_penalties, self._step_added = "test", added
+            state = self.__dict__
+            state["_step_penalties"], state["_step_added"] = "test", added
             try:
                 loss = self.compute_loss(x, y, y_pred, sample_weight, training=False)
             finally:
-                self._step_penalties, self._step_added = None, ()
+                state["_step_penalties"], state["_step_added"] = None, ()
         value = float(loss) + penalties.current(self)
         self._loss_tracker.update_state(value, sample_weight=int(data_utils.first_array(y_pred).shape[0]))
         return self.compute_metrics(x, y, y_pred, sample_weight)
