@@ -251,6 +251,11 @@ class Functional(Model):
         """
         return functional_from_config(cls, config, custom_objects)
 
+    @staticmethod
+    def rebuild(cls, config, custom_objects=None):
+        """A model of class `cls` from a functional config (what `Model.from_config` uses)."""
+        return functional_from_config(cls, config, custom_objects)
+
 
 def _functional_like_constructor(cls):
     """Whether `cls` is made from (inputs, outputs), so its config is the graph (Keras's rule)."""

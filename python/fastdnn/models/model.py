@@ -224,6 +224,11 @@ class Model(Trainer, Layer):
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
+        """The model `config` describes: a functional config (layers, input_layers,
+        output_layers) rebuilds the graph; any other is passed to `__init__`, as in Keras."""
+        if isinstance(config, dict) and {"layers", "input_layers", "output_layers"} <= set(config):
+            functional = cls._functional_class
+            return functional.rebuild(functional if cls is Model else cls, config, custom_objects)
         return cls(**config)
 
     def to_json(self, **kwargs):

@@ -154,6 +154,8 @@ class CompileMetrics:
         losses: the resolved loss of each output (it decides what "accuracy" means).
     """
 
+    name = "compile_metrics"
+
     def __init__(self, metrics, weighted_metrics, output_names, losses):
         self.output_names = list(output_names)
         self._metrics = self._resolve(metrics, losses, "metrics")

@@ -138,12 +138,15 @@ class Trainer:
 
     @property
     def metrics(self):
-        """Every metric the model tracks: the loss, the compiled metrics, the per-output losses,
-        then metrics assigned as attributes of the model, in Keras's order."""
+        """Every metric the model tracks, in Keras's order: the loss, the compiled metrics (one
+        entry whose result is a dict), the per-output losses, then metrics assigned as
+        attributes of the model. Override it in a custom training step to choose what `fit`
+        resets at each epoch and logs."""
         out = []
         if self._loss_tracker is not None:
             out.append(self._loss_tracker)
-        out += self.compiled_metrics
+        if self._compile_metrics is not None:
+            out.append(self._compile_metrics)
         if self._compile_loss is not None:
             out += self._compile_loss.metrics
         out += [m for m in self.__dict__.get("_tracked_metrics", ()) if all(m is not o for o in out)]
@@ -158,17 +161,9 @@ class Trainer:
             metric.reset_state()
 
     def get_metrics_result(self):
-        """{name: value} of every metric in `self.metrics`."""
+        """{name: value} of every metric in `self.metrics` (a dict result is merged in)."""
         results = {}
-        if self._loss_tracker is not None:
-            results["loss"] = self._loss_tracker.result()
-        if self._compile_metrics is not None:
-            results.update(self._compile_metrics.result())
-        others = self._compile_loss.trackers if self._compile_loss is not None else ()
-        tracked = self.__dict__.get("_tracked_metrics", ())
-        for metric in (*others, *tracked) if others or tracked else ():
-            if metric is None or metric is self._loss_tracker:
-                continue
+        for metric in self.metrics:
             value = metric.result()
             if isinstance(value, dict):
                 results.update(value)
