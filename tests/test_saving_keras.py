@@ -531,11 +531,13 @@ def test_keras_settings_fastdnn_lacks_are_refused_by_name(tmp_path, layer, key):
         fastdnn.Sequential.from_config(config["config"])
 
 
-def test_functional_models_and_shared_layers_are_refused():
-    with pytest.raises(FileFormatError, match="Keras Functional model"):
+def test_malformed_functional_configs_and_objects_shared_between_models_are_refused():
+    with pytest.raises(FileFormatError, match="lacks its layers, input_layers or output_layers"):
         keras_config.from_keras({"class_name": "Functional", "config": {}}, None, "test")
+    with pytest.raises(FileFormatError, match="holds a Keras Unknown model"):
+        keras_config.from_keras({"class_name": "Unknown", "config": {}}, None, "test")
     shared = dict(_keras_dense(), shared_object_id=7)
-    with pytest.raises(FileFormatError, match="shared layer"):
+    with pytest.raises(FileFormatError, match="appears in two places"):
         keras_config.from_keras(_keras_model(shared, dict(shared)), None, "test")
 
 

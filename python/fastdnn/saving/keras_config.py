@@ -21,13 +21,16 @@ import inspect
 import numbers
 
 from .. import activations, constraints, initializers, layers, regularizers
+from .._registry import get_registered_name, get_registered_object
 from ._guard import FileFormatError
 
 KERAS_VERSION = "3.15.1"  # the Keras release whose file layouts fastdnn writes
 
 SHARED_LAYERS = ("InputLayer", "Dense", "Flatten", "Activation", "BatchNormalization", "Dropout",
                  "AlphaDropout", "GaussianDropout", "GaussianNoise", "ReLU", "LeakyReLU", "PReLU",
-                 "ELU", "Softmax")
+                 "ELU", "Softmax", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum",
+                 "Concatenate", "Dot", "Reshape", "Identity")
+MODELS = ("Sequential", "Functional")
 
 POLICY = {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"},
           "registered_name": None}
@@ -53,17 +56,19 @@ _NO_OP = {
 _IGNORED_WITH = {"lora_alpha", "renorm_clipping", "renorm_momentum"}
 _ALIASES = {"LeakyReLU": {"alpha"}}  # the Keras 2 spelling, which fastdnn's LeakyReLU takes too
 _ENTRY_KEYS = {"module", "class_name", "config", "registered_name", "build_config",
-               "shared_object_id", "compile_config", "keras_version", "backend"}
+               "shared_object_id", "compile_config", "keras_version", "backend", "name", "inbound_nodes"}
 _INITIALIZER_AXES = ("input_axes", "output_axes")  # Keras 3.1x's VarianceScaling additions
 
 
 # ---- fastdnn -> Keras ---------------------------------------------------------------------------
 
 def to_keras(model, legacy=False):
-    """Keras 3's config of a fastdnn Sequential model.
+    """Keras 3's config of a fastdnn model: Sequential, functional, or a subclassed model (whose
+    class Keras must know too: register it on both sides with
+    `register_keras_serializable`).
 
     Args:
-        model: a fastdnn Sequential.
+        model: a fastdnn model.
         legacy: the `.h5` form (entries hold class_name and config only, as Keras writes them
             into `model_config`) instead of the `.keras` form.
 
@@ -80,7 +85,23 @@ def to_keras(model, legacy=False):
         ValueError: for a layer or an object Keras 3 cannot rebuild, or repeated layer names.
     """
     _check_names(model)
-    return _sequential(model, legacy)
+    return _model_to_keras(model, legacy)
+
+
+def _builtin(name):
+    return get_registered_object(name)
+
+
+def _model_to_keras(model, legacy):
+    if isinstance(model, _builtin("Sequential")):
+        return _sequential(model, legacy)
+    if isinstance(model, _builtin("Functional")):
+        return _functional(model, legacy)
+    return _subclassed(model, legacy)
+
+
+def _is_model(layer):
+    return isinstance(layer, _builtin("Model"))
 
 
 def _entry(class_name, module, config, legacy, input_shape=None):
@@ -118,11 +139,10 @@ def _sequential(model, legacy):
             "batch_shape": list(shape), "dtype": "float32", "sparse": False, "ragged": False,
             "name": "input_layer", "optional": False}, legacy))
     for layer, input_shape in zip(model.layers, shapes):
-        if hasattr(layer, "layers"):
-            entries.append(_sequential(layer, legacy))
+        if _is_model(layer):
+            entries.append(_model_to_keras(layer, legacy))
         else:
-            entries.append(_entry(type(layer).__name__, "keras.layers", _layer_to_keras(layer), legacy,
-                                  input_shape if layer.weights else None))
+            entries.append(_layer_entry(layer, legacy, input_shape if layer.weights else None))
     config = {"name": model.name, "trainable": model.trainable, "dtype": dict(POLICY),
               "layers": entries}
     if shape is not None:
@@ -130,14 +150,99 @@ def _sequential(model, legacy):
     return _entry("Sequential", "keras", config, legacy, shape)
 
 
+def _functional(model, legacy):
+    """Keras's "Functional" entry: the graph of `model.get_config()`, each layer in Keras's form."""
+    config = model.get_config()
+    by_name = {layer.name: layer for layer in model.layers}
+    entries = []
+    for item in config["layers"]:
+        layer = by_name[item["name"]]
+        if _is_model(layer):
+            entry = _model_to_keras(layer, legacy)
+        elif type(layer).__name__ == "InputLayer" and type(layer) is layers.InputLayer:
+            entry = _entry("InputLayer", "keras.layers", {
+                "batch_shape": list(layer.batch_shape), "dtype": "float32", "sparse": False,
+                "ragged": False, "name": layer.name, "optional": False}, legacy)
+        else:
+            entry = _layer_entry(layer, legacy, _build_shape(layer))
+        entry["name"] = layer.name
+        entry["inbound_nodes"] = item["inbound_nodes"]
+        entries.append(entry)
+    inner = {"name": config["name"], "trainable": config["trainable"], "layers": entries,
+             "input_layers": config["input_layers"], "output_layers": config["output_layers"]}
+    if legacy:
+        return {"class_name": "Functional", "config": inner}
+    return {"module": "keras.src.models.functional", "class_name": "Functional", "config": inner,
+            "registered_name": "Functional", "build_config": {"input_shape": None}}
+
+
+def _subclassed(model, legacy):
+    """A subclassed model's entry: its class, registered name and `get_config()`."""
+    cls = type(model)
+    registered = get_registered_name(cls)
+    if legacy:
+        raise ValueError(f"Model '{model.name}' is a subclassed model ({cls.__name__}); a legacy `.h5` file "
+                         "holds Sequential and functional models only, as in Keras. Save it to a `.keras` "
+                         "file (with its class registered by @keras.saving.register_keras_serializable()), "
+                         "or to fastdnn's own format.")
+    config = _custom_config(model)
+    entry = {"module": None if registered != cls.__name__ else cls.__module__, "class_name": cls.__name__,
+             "config": config, "registered_name": registered if registered != cls.__name__ else None}
+    shape = getattr(model, "_build_input_shape", None)
+    if shape is not None:
+        entry["build_config"] = {"input_shape": list(shape)}
+    return entry
+
+
+def _custom_config(layer):
+    config = layer.get_config()
+    config.pop("batch_input_shape", None)
+    if config.get("dtype") in (None, "float32"):
+        config["dtype"] = dict(POLICY)
+    return config
+
+
+def _build_shape(layer):
+    """The input shape(s) a layer was built for, as Keras's build_config holds them, or None."""
+    if not layer.weights and type(layer).__name__ in ("Dropout", "Activation", "Flatten"):
+        return None
+    shape = layer._build_input_shape
+    if shape is None:
+        shape = getattr(layer, "_build_shapes", None)
+    return shape
+
+
+def _layer_entry(layer, legacy, input_shape=None):
+    """One (non-model) layer's entry: fastdnn's own layers in Keras's form, or a registered
+    class of the user's with its own config."""
+    cls = type(layer)
+    registered = get_registered_name(cls)
+    if registered != cls.__name__:
+        entry = {"class_name": cls.__name__, "config": _custom_config(layer)}
+        if not legacy:
+            entry = {"module": cls.__module__, **entry, "registered_name": registered}
+            if input_shape is not None:
+                entry["build_config"] = {"input_shape": _to_lists(input_shape)}
+        return entry
+    entry = _entry(cls.__name__, "keras.layers", _layer_to_keras(layer), legacy)
+    if not legacy and input_shape is not None:
+        entry["build_config"] = {"input_shape": _to_lists(input_shape)}
+    return entry
+
+
+def _to_lists(shape):
+    return [_to_lists(s) if isinstance(s, (list, tuple)) else s for s in shape]
+
+
 def _layer_to_keras(layer):
     cls = type(layer).__name__
     if cls not in SHARED_LAYERS or type(layer) is not getattr(layers, cls):
         raise ValueError(
             f"Layer '{layer.name}' ({cls}) has no Keras 3 counterpart, so it cannot be saved to a "
-            f"Keras `.keras` or `.h5` file. Keras files hold {', '.join(SHARED_LAYERS)} and nested "
-            "Sequential models; save to fastdnn's own format (any other suffix, e.g. "
-            "`model.fdnn`) instead.")
+            f"Keras `.keras` or `.h5` file. Keras files hold {', '.join(SHARED_LAYERS)}, nested "
+            "models, and your own classes registered with @keras.saving.register_keras_serializable() "
+            "(on both sides); save to fastdnn's own format (any other suffix, e.g. `model.fdnn`) "
+            "instead.")
     config = layer.get_config()
     config.pop("batch_input_shape", None)
     config["dtype"] = dict(POLICY)
@@ -235,13 +340,36 @@ def _unwrap(entry, what, where):
     return entry["class_name"], dict(entry.get("config") or {})
 
 
+def _custom_class(class_name, registered, custom_objects):
+    """The user's class a config entry names (custom_objects, a scope, or the registry), or None
+    for fastdnn's own classes and unknown names."""
+    found = get_registered_object(class_name, custom_objects, registered)
+    if found is None or found is _builtin(class_name) and class_name in (SHARED_LAYERS + MODELS + ("Model",)):
+        return None
+    return found
+
+
+def _custom_entry(entry, class_name, config, where, what):
+    config = dict(config)
+    config["dtype"] = _policy(config.get("dtype"), where, what) if "dtype" in config else "float32"
+    out = {"class_name": class_name, "config": config}
+    if entry.get("registered_name"):
+        out["registered_name"] = entry["registered_name"]
+    if isinstance(entry.get("build_config"), dict):
+        out["build_config"] = entry["build_config"]
+    return out
+
+
 def _model(entry, custom_objects, what, shared_ids):
     class_name, config = _unwrap(entry, what, "the model config")
-    if class_name in custom_objects:
-        return {"class_name": class_name, "config": config}
+    if _custom_class(class_name, entry.get("registered_name"), custom_objects) is not None:
+        return _custom_entry(entry, class_name, config, f"model '{config.get('name')}' ({class_name})", what)
+    if class_name in ("Functional", "Model"):
+        return _functional_from_keras(config, custom_objects, what, shared_ids)
     if class_name != "Sequential":
-        raise FileFormatError(f"{what} holds a Keras {class_name} model; fastdnn reads Sequential "
-                              "models (pass your own model class in custom_objects).")
+        raise FileFormatError(f"{what} holds a Keras {class_name} model; fastdnn reads Sequential and "
+                              "functional models, and subclassed models whose class is registered with "
+                              "@keras.saving.register_keras_serializable() or passed in custom_objects.")
     where = f"Sequential model '{config.get('name')}'"
     extra = set(config) - {"name", "trainable", "dtype", "layers", "build_input_shape"}
     if extra:
@@ -250,12 +378,7 @@ def _model(entry, custom_objects, what, shared_ids):
     entries = config.get("layers")
     if not isinstance(entries, list):
         raise FileFormatError(f"{what}: {where} has no list of layers.")
-    out = []
-    for layer_entry in entries:
-        if isinstance(layer_entry, dict) and layer_entry.get("class_name") == "Sequential":
-            out.append(_model(layer_entry, custom_objects, what, shared_ids))
-        else:
-            out.append(_layer(layer_entry, custom_objects, what, shared_ids))
+    out = [_entry_from_keras(layer_entry, custom_objects, what, shared_ids) for layer_entry in entries]
     shape = config.get("build_input_shape")
     if shape is not None and not any(e["class_name"] == "InputLayer" for e in out):
         out.insert(0, {"class_name": "InputLayer", "config": {"batch_shape": shape}})
@@ -263,6 +386,40 @@ def _model(entry, custom_objects, what, shared_ids):
             "config": {"name": config.get("name"), "trainable": config.get("trainable", True),
                        "layers": out}}
 
+
+def _entry_from_keras(entry, custom_objects, what, shared_ids):
+    """A layer entry of a Keras model: a nested model, or a layer."""
+    if isinstance(entry, dict) and (entry.get("class_name") in MODELS + ("Model",) or (
+            isinstance(entry.get("config"), dict) and "input_layers" in entry["config"])):
+        return _model(entry, custom_objects, what, shared_ids)
+    return _layer(entry, custom_objects, what, shared_ids)
+
+
+def _functional_from_keras(config, custom_objects, what, shared_ids):
+    """fastdnn's functional config from Keras's (3, or 2 from a legacy `.h5`): each layer's entry
+    translated, the graph (inbound nodes, input and output layers) kept."""
+    where = f"functional model '{config.get('name')}'"
+    extra = set(config) - {"name", "trainable", "layers", "input_layers", "output_layers", "dtype"}
+    if extra:
+        raise FileFormatError(f"{what}: {where} sets {sorted(extra)}, which fastdnn does not support.")
+    entries = config.get("layers")
+    if not isinstance(entries, list) or "input_layers" not in config or "output_layers" not in config:
+        raise FileFormatError(f"{what}: {where} lacks its layers, input_layers or output_layers.")
+    out = []
+    for entry in entries:
+        if not isinstance(entry, dict):
+            raise FileFormatError(f"{what}: a layer entry of {where} is not a dict.")
+        nodes = entry.get("inbound_nodes", [])
+        if not isinstance(nodes, list):
+            raise FileFormatError(f"{what}: the inbound nodes of layer '{entry.get('name')}' are not a list.")
+        translated = _entry_from_keras({k: v for k, v in entry.items() if k not in ("name", "inbound_nodes")},
+                                       custom_objects, what, shared_ids)
+        translated["name"] = entry.get("name") or (entry.get("config") or {}).get("name")
+        translated["inbound_nodes"] = nodes
+        out.append(translated)
+    return {"class_name": "Functional",
+            "config": {"name": config.get("name"), "trainable": config.get("trainable", True), "layers": out,
+                       "input_layers": config["input_layers"], "output_layers": config["output_layers"]}}
 
 
 def pop_settings(config, no_op, ignored, owner, what):
@@ -286,16 +443,17 @@ def _layer(entry, custom_objects, what, shared_ids):
     where = f"layer '{config.get('name')}' ({class_name})"
     shared = entry.get("shared_object_id")
     if class_name == "__shared_object__" or shared is not None and shared in shared_ids:
-        raise FileFormatError(f"{what}: a layer appears twice in the model (a shared layer); "
-                              "fastdnn's Sequential models hold each layer once.")
+        raise FileFormatError(f"{what}: a layer object appears in two places of the config (shared "
+                              "between nested models), which fastdnn does not read; a layer shared within "
+                              "one functional model (called twice) is read.")
     shared_ids.add(shared)
     config["dtype"] = _policy(config.get("dtype"), where, what)
-    if class_name in custom_objects:
-        return {"class_name": class_name, "config": config}
+    if _custom_class(class_name, entry.get("registered_name"), custom_objects) is not None:
+        return _custom_entry(entry, class_name, config, where, what)
     if class_name not in SHARED_LAYERS:
         raise FileFormatError(f"{what}: {where} is a Keras layer fastdnn does not have. fastdnn "
-                              f"reads {', '.join(SHARED_LAYERS)} and nested Sequential models "
-                              "(pass your own layer classes in custom_objects).")
+                              f"reads {', '.join(SHARED_LAYERS)} and nested models (pass your own layer "
+                              "classes in custom_objects, or register them).")
     pop_settings(config, _NO_OP.get(class_name, {}), _IGNORED_WITH, where, what)
     unknown = set(config) - _accepted(class_name)
     if unknown:

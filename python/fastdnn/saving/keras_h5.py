@@ -18,6 +18,7 @@ reads from such a name. `load_weights` reads either layout from either name.
 
 import json
 
+from .._registry import get_registered_object
 from . import _h5, keras_config, keras_training, keras_weights, state
 from ._atomic import atomic_write
 from ._guard import FileFormatError
@@ -31,11 +32,17 @@ def _what(filepath):
 
 # ---- legacy layout -----------------------------------------------------------------------------
 
+def _top_prefix(model):
+    """Keras names a Sequential's variables under the model ("sequential/dense/kernel") and a
+    functional model's under their layers ("dense/kernel")."""
+    return f"{model.name}/" if isinstance(model, get_registered_object("Sequential")) else ""
+
+
 def _paths(model, prefix):
     """{id(variable): its Keras path (model/.../layer/name)} for every weight of `model`."""
     paths = {}
     for layer in model.layers:
-        if hasattr(layer, "layers"):
+        if isinstance(layer, get_registered_object("Model")):
             paths.update(_paths(layer, f"{prefix}{layer.name}/"))
         else:
             for var in layer.weights:
@@ -51,7 +58,7 @@ def _write_legacy(group, model):
     _h5.write_names_attr(group, "layer_names", [layer.name for layer in model.layers])
     group.attrs["backend"] = BACKEND
     group.attrs["keras_version"] = keras_config.KERAS_VERSION
-    paths = _paths(model, f"{model.name}/")
+    paths = _paths(model, _top_prefix(model))
     for layer in sorted(model.layers, key=lambda layer: layer.name):
         layer_group = group.create_group(layer.name)
         variables = _legacy_variables(layer)
@@ -91,7 +98,7 @@ def _read_legacy(group, model, what):
 
 def _write_optimizer(h5file, model):
     optimizer, variables = model.optimizer, model.trainable_weights
-    paths = _paths(model, f"{model.name}/")
+    paths = _paths(model, _top_prefix(model))
     names = []
     arrays = keras_training.optimizer_arrays(optimizer, variables)
     for (slot, index), _ in arrays:

@@ -5,6 +5,7 @@
                                creation order (Dense: kernel, bias; BatchNormalization: gamma,
                                beta, moving_mean, moving_variance), attrs name=<layer name>
     layers/<key>/layers/...    a nested Sequential's layers, the same way
+    <attribute>/vars           a subclassed model's (or a layer's) sublayer held by an attribute
     optimizer/vars/<i>         the optimizer's variables in Keras's order (keras_training.py)
 
 <key> is the layer's class in snake_case, numbered among the layers of that class in its model
@@ -14,6 +15,7 @@ saving_lib names them, whatever the layers' own names).
 
 import re
 
+from .._registry import get_registered_object
 from . import _h5, keras_training, state
 from ._guard import FileFormatError
 
@@ -26,23 +28,58 @@ def _snake(name):
 
 
 def _variables(layer):
-    """A layer's variables in Keras's saving order: trainable ones first, then the others."""
-    weights = layer.weights
-    return [w for w in weights if w.trainable] + [w for w in weights if not w.trainable]
+    """A layer's own variables in Keras's saving order: trainable ones first, then the others
+    (a sublayer's are saved under the sublayer's own path)."""
+    own = layer._weights
+    return [w for w in own if w.trainable] + [w for w in own if not w.trainable]
 
 
-def plan(model, prefix=""):
-    """[(group path, layer or model, variables)] for `model` and its layers, in Keras's layout."""
-    entries = [(prefix + "vars", model, [])]
-    used = {}
-    for layer in model.layers:
-        key = _snake(type(layer).__name__)
-        used[key] = used.get(key, -1) + 1
-        path = f"{prefix}layers/{key}" + (f"_{used[key]}" if used[key] else "")
-        if hasattr(layer, "layers"):
-            entries += plan(layer, path + "/")
-        else:
-            entries.append((path + "/vars", layer, _variables(layer)))
+_INTERNAL = frozenset({"_sublayers", "_layers", "_graph_layers", "_tracked_metrics"})
+
+
+def _name_key(name):
+    return f"~{name}" if name.startswith("_") else name  # Keras visits private attributes last
+
+
+def _children(obj):
+    """(attribute name, value) pairs whose values hold layers, in the order Keras's saving_lib
+    walks them: a Sequential's or functional model's `layers` first, then the attributes by
+    name (private ones last), a subclassed model's `layers` property among them."""
+    graph = isinstance(obj, (get_registered_object("Sequential"), get_registered_object("Functional")))
+    attrs = {name: value for name, value in vars(obj).items()
+             if name not in _INTERNAL and not name.startswith("__")}
+    if isinstance(obj, get_registered_object("Model")):
+        attrs["layers"] = obj.layers
+    ordered = [("layers", attrs.pop("layers"))] if graph else []
+    return ordered + sorted(attrs.items(), key=lambda item: _name_key(item[0]))
+
+
+def _is_layer(value):
+    return hasattr(value, "_weights") and hasattr(value, "_sublayers")
+
+
+def plan(model, prefix="", visited=None):
+    """[(group path, layer or model, variables)] for `model` and everything in it, in Keras's
+    layout: each object's own variables at "<path>/vars", a layer held by an attribute at
+    "<path>/<attribute>", one in a list at "<path>/<attribute>/<class, numbered>", each once
+    (where Keras's walk first reaches it)."""
+    visited = set() if visited is None else visited
+    visited.add(id(model))
+    entries = [(prefix + "vars", model, _variables(model))]
+    for attr, value in _children(model):
+        if _is_layer(value):
+            if id(value) not in visited:
+                entries += plan(value, f"{prefix}{attr}/", visited)
+        elif isinstance(value, (list, tuple, dict)):
+            used = {}
+            for item in (value.values() if isinstance(value, dict) else value):
+                if not _is_layer(item):
+                    continue
+                key = _snake(type(item).__name__)
+                used[key] = used.get(key, -1) + 1
+                path = f"{prefix}{attr}/{key}" + (f"_{used[key]}" if used[key] else "")
+                if id(item) not in visited:
+                    entries += plan(item, path + "/", visited)
     return entries
 
 
@@ -62,8 +99,9 @@ def write(h5file, model, optimizer=True):
 
 
 def weight_elements(groups):
-    """The floating-point elements the file holds for layers (the load budget), from `_h5.survey`."""
-    return sum(elements for path, (_, elements) in groups.items() if path.startswith("layers/"))
+    """The floating-point elements the file holds for the model (the load budget: everything but
+    the optimizer's), from `_h5.survey`."""
+    return sum(elements for path, (_, elements) in groups.items() if not path.startswith("optimizer/"))
 
 
 def read(h5file, groups, model, what):
@@ -73,7 +111,7 @@ def read(h5file, groups, model, what):
         FileFormatError: if the file's layers or their datasets do not match the model.
     """
     entries = [(path, owner, variables) for path, owner, variables in plan(model) if variables]
-    held = sorted(p for p, (n, _) in groups.items() if p.startswith("layers/") and n)
+    held = sorted(p for p, (n, _) in groups.items() if not p.startswith("optimizer/") and n)
     expected = sorted(path for path, _, _ in entries)
     if held != expected:
         raise FileFormatError(

@@ -11,6 +11,8 @@ Models are found by class name through fastdnn's registry (fastdnn/_registry.py)
 importing `fastdnn.models`, and used only through their public methods.
 """
 
+import contextlib
+
 import numpy as np
 
 from .. import layers
@@ -39,7 +41,8 @@ def compile_config(model):
 
 
 def build_model(config, custom_objects, weight_elements, what):
-    """The model `config` describes, built with at most `weight_elements` weight elements.
+    """The model `config` describes, built with at most `weight_elements` weight elements (None:
+    a config alone, whose weights are initialised as usual).
 
     Raises:
         FileFormatError: for a malformed config, an unknown class or a config that declares
@@ -53,7 +56,7 @@ def build_model(config, custom_objects, weight_elements, what):
                               "Sequential and functional models, and subclassed models registered with "
                               "@keras.saving.register_keras_serializable() or passed in custom_objects.")
     try:
-        with _guard.budget(weight_elements):
+        with _guard.budget(weight_elements) if weight_elements is not None else contextlib.nullcontext():
             inner = config["config"]
             _check_input_shapes(inner, what)
             model = layers.deserialize(config, custom_objects)
