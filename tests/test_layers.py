@@ -539,6 +539,12 @@ def test_frozen_layer_has_no_trainable_weights(rng):
 
 # ---- configs and serialization -------------------------------------------------------------
 
+@fastdnn.saving.register_keras_serializable(package="tests")
+def _scaled_tanh(x, scale=1.0):
+    """A named function for a Lambda layer: its config names it, and the registry finds it."""
+    return ops.multiply(ops.tanh(x), scale)
+
+
 LAYER_FACTORIES = [
     ("BatchNormalization", lambda: layers.BatchNormalization(momentum=0.9, epsilon=1e-2, center=False,
                                                               gamma_initializer="he_normal", name="bn_cfg"), (3, 5)),
@@ -569,6 +575,7 @@ LAYER_FACTORIES = [
     ("Minimum", lambda: layers.Minimum(), [(3, 5), (3, 5)]),
     ("Concatenate", lambda: layers.Concatenate(axis=-1), [(3, 5), (3, 2)]),
     ("Dot", lambda: layers.Dot(axes=1, normalize=True), [(3, 5), (3, 5)]),
+    ("Lambda", lambda: layers.Lambda(_scaled_tanh, arguments={"scale": 2.0}), (3, 5)),
 ]
 
 

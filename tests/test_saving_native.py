@@ -265,7 +265,10 @@ def test_malformed_headers(tmp_path):
                           ({"class_name": "Functional", "config": {}}, "cannot be rebuilt"),
                           ("Sequential", "not a {'class_name', 'config'} dict"),
                           ({"class_name": "Sequential", "config": {"layers": [{"class_name": "Lambda",
-                            "config": {"function": "os.system('x')"}}]}}, "Unknown layer class 'Lambda'"),
+                            "config": {"function": "os.system('x')"}}]}}, "must be a function entry"),
+                          ({"class_name": "Sequential", "config": {"layers": [{"class_name": "Lambda",
+                            "config": {"function": {"class_name": "__lambda__", "config": {"code": "AA=="}}}}]}},
+                           "Requested the deserialization of a `Lambda` layer"),
                           ({"class_name": "Sequential", "config": {"layers": [
                               {"class_name": "Dense", "config": {"units": "many"}}]}}, "cannot be rebuilt")]:
         message = _load_bounded(_rewrite(path, dict(header, config=config), payload))

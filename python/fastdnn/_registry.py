@@ -3,6 +3,8 @@ a class or a function, and objects serialize as Keras does, {"class_name": ..., 
 with functions as {"class_name": "function", "config": name}. Keys other than these two (Keras
 3's "module", "registered_name") are ignored."""
 
+import contextlib
+import contextvars
 import inspect
 import threading
 
@@ -200,3 +202,23 @@ def get_registered_object(name, custom_objects=None, registered_name=None):
 def builtin_names():
     """The names of fastdnn's registered layer and model classes, sorted."""
     return sorted(_BUILTINS)
+
+
+# ---- safe mode: whether a config may carry code (a Lambda layer's Python function) -------------
+
+_SAFE_MODE = contextvars.ContextVar("fastdnn_safe_mode", default=True)
+
+
+@contextlib.contextmanager
+def safe_mode_scope(safe_mode=True):
+    """Within the block, configs are read in `safe_mode` (True: a Lambda layer's Python function
+    is refused, as in Keras; False: it is rebuilt from its bytecode)."""
+    token = _SAFE_MODE.set(bool(safe_mode))
+    try:
+        yield
+    finally:
+        _SAFE_MODE.reset(token)
+
+
+def in_safe_mode():
+    return _SAFE_MODE.get()

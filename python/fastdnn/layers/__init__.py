@@ -9,6 +9,7 @@ from .base import Layer
 from .core import Activation, Dense, Flatten, Identity
 from .input_layer import Input, InputLayer
 from .keras_tensor import KerasTensor
+from .lambda_layer import Lambda
 from .merging import (Add, Average, Concatenate, Dot, Maximum, Merge, Minimum, Multiply, Subtract, add,
                       average, concatenate, dot, maximum, minimum, multiply, subtract)
 from .normalization import BatchNormalization
@@ -17,7 +18,7 @@ from .reshaping import Reshape
 
 _CLASSES = {cls.__name__: cls for cls in (
     Activation, Add, AlphaDropout, Average, BatchNormalization, Concatenate, Dense, Dot, Dropout, ELU,
-    Flatten, GaussianDropout, GaussianNoise, Identity, InputLayer, LeakyReLU, Maximum, Minimum, Multiply,
+    Flatten, GaussianDropout, GaussianNoise, Identity, InputLayer, Lambda, LeakyReLU, Maximum, Minimum, Multiply,
     PReLU, ReLU, RReLU, Reshape, Softmax, Subtract)}
 for _cls in _CLASSES.values():
     _registry.register_builtin(_cls)

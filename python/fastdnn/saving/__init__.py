@@ -11,12 +11,13 @@ config may not make fastdnn allocate more than the file's own weights (`_guard.p
 import os
 
 from .._registry import (CustomObjectScope, custom_object_scope, get_custom_objects, get_registered_name,
-                         get_registered_object, register_keras_serializable)
+                         get_registered_object, register_keras_serializable, safe_mode_scope)
 from ._guard import FileFormatError
 
 __all__ = ["CustomObjectScope", "FileFormatError", "custom_object_scope", "get_custom_objects",
            "get_registered_name", "get_registered_object", "load_model", "load_weights", "model_from_json",
-           "model_to_keras_config", "register_keras_serializable", "save_model", "save_weights"]
+           "model_to_keras_config", "register_keras_serializable", "safe_mode_scope", "save_model",
+           "save_weights"]
 
 
 def _format(path, weights_only):
@@ -84,8 +85,9 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     filepath = _path(filepath)
     if not os.path.isfile(filepath):
         raise FileNotFoundError(f"No model file at {filepath!r}.")
-    return _format(filepath, False).load_model(filepath, custom_objects=custom_objects,
-                                               compile=compile)
+    with safe_mode_scope(safe_mode):
+        return _format(filepath, False).load_model(filepath, custom_objects=custom_objects,
+                                                   compile=compile)
 
 
 def save_weights(model, filepath, overwrite=True):
@@ -121,7 +123,7 @@ def model_to_keras_config(model):
     return keras_config.to_keras(model)
 
 
-def model_from_json(json_string, custom_objects=None):
+def model_from_json(json_string, custom_objects=None, safe_mode=True):
     """The model a `model.to_json()` string (fastdnn's or Keras's) describes, with fresh weights.
 
     Raises:
@@ -132,4 +134,6 @@ def model_from_json(json_string, custom_objects=None):
     config = _guard.parse_json(json_string.encode() if isinstance(json_string, str) else json_string, what)
     if not isinstance(config, dict):
         raise FileFormatError(f"{what} is not a JSON object.")
-    return state.build_model(keras_config.from_keras(config, custom_objects, what), custom_objects, None, what)
+    with safe_mode_scope(safe_mode):
+        return state.build_model(keras_config.from_keras(config, custom_objects, what), custom_objects, None,
+                                 what)
