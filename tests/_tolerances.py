@@ -109,6 +109,16 @@ NORMAL_ATOL = 2e-5
 STATS_RTOL = 2e-5
 
 
+# --- Whole small models (test_functional.py, test_subclassed.py) --------------------------------
+# A model of a few float32 layers against its float64 transcription: each product of depth <= 12
+# rounds to ~sqrt(12)·eps of its terms (about 4e-7 relative for the O(1), well-scaled values of
+# these tests), each activation adds a few ulp, and merges add one rounding each; over at most
+# five such stages the error stays within 3e-6 relative. 1e-5 (with an absolute floor of 1e-6
+# for outputs near 0) leaves 3x headroom yet fails a wrong weight, a dropped bias or a swapped
+# merge by orders of magnitude.
+MODEL_FWD_RTOL = 1e-5
+
+
 # --- Keras 3 files (test_saving_keras.py) -------------------------------------------------------
 # The same float32 weights through the same formulas in Keras (NumPy backend) and in fastdnn;
 # each side rounds its products, normalisations and activations to a few ulp of O(1) outputs

@@ -760,8 +760,9 @@ def concatenate(arrays, axis=-1):
     return y
 
 
-def l2_normalize(x, axis=-1, epsilon=1e-12):
-    """x / sqrt(max(Σ x² over `axis`, epsilon)), as keras.ops.normalize (order 2)."""
+def l2_normalize(x, axis=-1, epsilon=1e-14):
+    """x / sqrt(max(Σ x² over `axis`, epsilon)): with the default epsilon, Keras 3's
+    `ops.normalize` (x / max(‖x‖, 1e-7)), without its infinite gradient at x = 0."""
     x = _x(x, "x")
     norm = sqrt(maximum(sum(square(x), axis=axis, keepdims=True), np.array(epsilon, np.float32)))
     return divide(x, norm)
