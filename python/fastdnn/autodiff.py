@@ -74,6 +74,11 @@ def lookup(output, key):
     return None if tape is None else tape._notes.get((id(output), key))
 
 
+def _array_of(x):
+    """A Variable's array (Variables mark themselves `_is_variable`), or `x` itself."""
+    return x._value if getattr(type(x), "_is_variable", False) else x
+
+
 class GradientTape:
     """Records fastdnn ops and computes gradients of a result with respect to chosen inputs.
 
@@ -111,10 +116,8 @@ class GradientTape:
 
     def watch(self, x):
         """Marks arrays or Variables (or a list of them) as sources to differentiate against."""
-        from .variables import Variable
-
         for item in x if isinstance(x, (list, tuple)) else [x]:
-            arr = item._value if isinstance(item, Variable) else item
+            arr = _array_of(item)
             if not isinstance(arr, np.ndarray) and not on_device(arr):
                 raise TypeError(f"GradientTape.watch expects arrays or Variables. Received: {type(item).__name__}")
             self._watched.add(id(arr))
@@ -149,11 +152,9 @@ class GradientTape:
         if self._used and not self.persistent:
             raise RuntimeError("A non-persistent GradientTape can only compute gradients once; "
                                "use GradientTape(persistent=True) for more.")
-        from .variables import Variable
-
         self._used = True
         single = not isinstance(sources, (list, tuple))
-        keys = [id(s._value if isinstance(s, Variable) else s) for s in ([sources] if single else sources)]
+        keys = [id(_array_of(s)) for s in ([sources] if single else sources)]
         if not on_device(target):
             target = np.asarray(target)
         grads = {id(target): kernels(target).ones(target.shape)}

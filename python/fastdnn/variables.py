@@ -28,6 +28,8 @@ class Variable:
         array([1., 1., 1.], dtype=float32)
     """
 
+    _is_variable = True  # how the tape (autodiff.py) tells a Variable, without importing this module
+
     def __init__(self, initializer, shape=None, dtype="float32", trainable=True, name=None):
         if callable(initializer):
             if shape is None:
