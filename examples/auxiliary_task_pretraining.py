@@ -14,12 +14,12 @@ a 4-way softmax) hands its lower layers, pretrained, to the main classifier, whi
 softmax and is trained whole on the 100 labelled images. The baseline is the same classifier
 trained from scratch on them; both report accuracy on the 10,000 test images.
 
-Why this auxiliary task: the chapter's example (are two pictures of the same person?) needs a
-network that takes two images through shared lower layers (a siamese network), which a
-Sequential model cannot express; the coarse task keeps one image in, so its lower layers are
-exactly what the main task reuses. A task with generated labels (which of 4 rotations was
-applied to the image?) was tried too and did not help these dense layers (73.7% against 73.5%
-from scratch with 200 labels, seeds 0-2).
+The chapter's own example (are two pictures of the same person?) takes two images through
+shared lower layers, a siamese network: siamese_pretraining.py builds it as a functional model.
+The coarse task here keeps one image in, so its lower layers are exactly what the main task
+reuses. A task with generated labels (which of 4 rotations was applied to the image?) was tried
+too and did not help these dense layers (73.7% against 73.5% from scratch with 200 labels,
+seeds 0-2).
 
 Measured (full data, 100 labels, coarse task 2 epochs, seeds 0-5): 66.71% test accuracy from
 scratch, 70.06% with the pretrained lower layers (better on 5 of 6 seeds, from -0.7 to +6.7
