@@ -340,3 +340,32 @@ def test_training_matches_keras_with_the_same_weights(tmp_path):
         np.testing.assert_allclose(history.history[str(key)], theirs[f"h_{key}"], rtol=1e-5,
                                    err_msg=str(key))
 
+
+
+def test_mc_dropout_runs_a_functional_model_as_the_same_sequential():
+    """Monte Carlo Dropout keeps the dropout family on and BatchNormalization in inference, in a
+    graph as in a stack: the same masks, the same mean and deviation."""
+    x = np.random.default_rng(8).normal(size=(10, 6)).astype(np.float32)
+    results = []
+    for kind in ("sequential", "functional"):
+        keras.utils.set_random_seed(13)
+        layers = [keras.layers.Dense(8, activation="relu"), keras.layers.BatchNormalization(),
+                  keras.layers.Dropout(0.3), keras.layers.Dense(3, activation="softmax")]
+        if kind == "sequential":
+            model = keras.Sequential([keras.Input(shape=(6,))] + layers)
+        else:
+            inputs = keras.Input(shape=(6,))
+            h = inputs
+            for layer in layers:
+                h = layer(h)
+            model = keras.Model(inputs, h)
+        stats = [w.numpy() for w in model.layers[-3].non_trainable_weights] if kind == "sequential" else None
+        keras.utils.set_random_seed(14)
+        results.append(keras.mc_dropout_predict(model, x, samples=20))
+        if stats is not None:
+            for a, b in zip(stats, model.layers[-3].non_trainable_weights):
+                np.testing.assert_array_equal(a, b.numpy())  # BN's moving statistics untouched
+    (mean_a, std_a), (mean_b, std_b) = results
+    np.testing.assert_array_equal(mean_a, mean_b)
+    np.testing.assert_array_equal(std_a, std_b)
+    assert float(std_a.max()) > 0  # the dropout was on

@@ -46,6 +46,7 @@ def fold_batchnorm(model):
         A new Sequential for inference; the original is left untouched.
 
     Raises:
+        TypeError: for a model that is not a Sequential.
         ValueError: if the model is not built.
 
     Example:
@@ -53,6 +54,9 @@ def fold_batchnorm(model):
     """
     from .models import Sequential
 
+    if type(model) is not Sequential:
+        raise TypeError("fold_batchnorm folds the layers of a Sequential model; for a functional or "
+                        f"subclassed model, fold its Sequential parts. Received: {model!r}")
     if not model.built:
         raise ValueError("fold_batchnorm needs a built model: call it on data or give it an input shape.")
     # Each entry: [source layer, weights (float64 for a Dense being folded), is a folded Dense]

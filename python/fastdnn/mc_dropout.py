@@ -13,16 +13,16 @@ import numpy as np
 
 from ._arrays import as_float32
 from ._checks import check_integer
-from .layers.regularization import NoiseLayer
+from ._dispatch import host
+from .layers.call_context import NOISE_ONLY
 
 _DEFAULT_ROWS = 8192  # rows per forward pass: large products, a few MB of activations
 
 
 def _forward(model, x):
-    """One forward pass with the dropout family on and every other layer in inference mode."""
-    for layer in model.layers:
-        x = layer(x, training=isinstance(layer, NoiseLayer))
-    return x
+    """One forward pass with the dropout family on and every other layer in inference mode, in
+    any model (nested ones included)."""
+    return host(model(x, training=NOISE_ONLY))
 
 
 def mc_dropout_predict(model, x, samples=100, batch_size=None):
@@ -34,7 +34,7 @@ def mc_dropout_predict(model, x, samples=100, batch_size=None):
     as a few large batches: each pass holds k copies of a chunk of the inputs.
 
     Args:
-        model: a `Sequential` model (or anything with a `layers` list).
+        model: a fastdnn model (Sequential, functional or subclassed).
         x: inputs, an array of shape (n, ...).
         samples: number of Monte Carlo samples, a positive integer (the chapter uses 100).
         batch_size: rows per forward pass (copies × inputs); default 8192.
@@ -53,11 +53,11 @@ def mc_dropout_predict(model, x, samples=100, batch_size=None):
         ((5, 3), True)
 
     Raises:
-        TypeError: if `model` has no layers list, or `x` does not hold numbers.
+        TypeError: if `model` is not a model, or `x` does not hold numbers.
         ValueError: if `samples` or `batch_size` is not a positive integer, or `x` is empty.
     """
-    if not hasattr(model, "layers"):
-        raise TypeError(f"`model` must be a Sequential model (with a `layers` list). Received: {model!r}")
+    if not callable(model) or not hasattr(model, "layers"):
+        raise TypeError(f"`model` must be a fastdnn model (Sequential, functional or subclassed). Received: {model!r}")
     samples = check_integer("samples", samples)
     rows = _DEFAULT_ROWS if batch_size is None else check_integer("batch_size", batch_size)
     x = as_float32(x, "x")

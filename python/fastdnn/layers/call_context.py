@@ -15,6 +15,21 @@ import contextlib
 import threading
 
 
+class _NoiseOnly:
+    """A `training` value under which the dropout family trains and every other layer infers
+    (Monte Carlo Dropout, fastdnn.mc_dropout_predict): false to any layer that tests
+    `if training:`, recognised by the noise layers."""
+
+    def __bool__(self):
+        return False
+
+    def __repr__(self):
+        return "NOISE_ONLY"
+
+
+NOISE_ONLY = _NoiseOnly()
+
+
 class _State(threading.local):
     depth = 0  # layer calls in progress
     generation = 0  # outermost calls so far: tells which added losses are current

@@ -11,6 +11,7 @@ import math
 
 from .. import noise
 from .. import random as frandom
+from . import call_context
 from .base import Layer
 
 
@@ -18,7 +19,7 @@ class NoiseLayer(Layer):
     """Base of the dropout family: the seed, its `NoiseStream`, and identity outside training.
 
     `fastdnn.mc_dropout_predict` keeps every `NoiseLayer` in training mode and every other layer
-    in inference mode. Subclasses implement `noise(inputs, coords)`.
+    in inference mode (training=call_context.NOISE_ONLY). Subclasses implement `noise(inputs, coords)`.
 
     Args:
         seed: None, a non-negative integer or a `fastdnn.random.SeedGenerator`.
@@ -30,7 +31,7 @@ class NoiseLayer(Layer):
         self._stream = noise.NoiseStream(self.seed)
 
     def call(self, inputs, training=False):
-        if not training or not self._active():
+        if not (training or training is call_context.NOISE_ONLY) or not self._active():
             return inputs
         return self.noise(inputs, self._stream.next())
 
