@@ -83,8 +83,8 @@ def fold_batchnorm(model):
             plan.append([layer, layer.get_weights(), None])
         i += 1
     folded = Sequential(name=model.name + "_folded")
-    if model._input_shape is not None:
-        folded.add(layers_module.Input(batch_shape=model._input_shape))
+    if model.input_shape is not None:
+        folded.add(layers_module.Input(batch_shape=model.input_shape))
     made = []
     for layer, weights, _ in plan:
         if isinstance(layer, Dense):
@@ -96,7 +96,7 @@ def fold_batchnorm(model):
         folded.add(clone)
         made.append((clone, weights))
     if not folded.built:
-        folded.build(model._input_shape)
+        folded.build(model.input_shape)
     for clone, weights in made:
         clone.set_weights([np.asarray(w, np.float32) for w in weights])
     return folded

@@ -448,7 +448,9 @@ class Layer:
         """{"input_shape": ...} the layer was built for (what a file needs to build it before
         loading its weights), or None."""
         shape = self._build_input_shape
-        return None if shape is None else {"input_shape": list(shape)}
+        if shape is None:
+            shape = getattr(self, "_build_shapes", None)  # a merging layer's list of shapes
+        return None if shape is None else {"input_shape": _as_lists(shape)}
 
     def build_from_config(self, config):
         """Builds the layer from `get_build_config()`'s output (nothing when already built)."""
@@ -467,6 +469,10 @@ class Layer:
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+def _as_lists(shape):
+    return [_as_lists(s) if isinstance(s, (list, tuple)) else s for s in shape]
 
 
 def _is_float32_policy(dtype):

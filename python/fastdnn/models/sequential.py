@@ -123,6 +123,11 @@ class Sequential(Model):
         return None  # the config's InputLayer holds the shape
 
     @property
+    def input_shape(self):
+        """The input shape the model takes (batch dimension first), or None while unknown."""
+        return self._input_shape
+
+    @property
     def inputs(self):
         """The symbolic input the layers were built on (a one-element list)."""
         self._require_graph("inputs")

@@ -125,14 +125,16 @@ def _check_names(model):
 
 
 def _sequential(model, legacy):
-    shape = model._input_shape
+    shape = model.input_shape
     if shape is None and model.weights:
         raise ValueError(f"Model '{model.name}' has weights but no known input shape, which a Keras "
                          "file needs to rebuild it: call it on data, or model.build(input_shape), "
                          "before saving.")
     shapes = [None] * len(model.layers)
     if model.built and model.layers:  # each layer's input shape, for its build_config
-        shapes = [shape] + model._output_shapes[:-1]
+        shapes = [tuple(shape)]
+        for layer in model.layers[:-1]:
+            shapes.append(tuple(layer.compute_output_shape(shapes[-1])))
     entries = []
     if shape is not None:
         entries.append(_entry("InputLayer", "keras.layers", {
@@ -206,10 +208,8 @@ def _build_shape(layer):
     """The input shape(s) a layer was built for, as Keras's build_config holds them, or None."""
     if not layer.weights and type(layer).__name__ in ("Dropout", "Activation", "Flatten"):
         return None
-    shape = layer._build_input_shape
-    if shape is None:
-        shape = getattr(layer, "_build_shapes", None)
-    return shape
+    build = layer.get_build_config()
+    return None if build is None else build["input_shape"]
 
 
 def _layer_entry(layer, legacy, input_shape=None):
