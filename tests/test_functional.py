@@ -369,3 +369,16 @@ def test_mc_dropout_runs_a_functional_model_as_the_same_sequential():
     np.testing.assert_array_equal(mean_a, mean_b)
     np.testing.assert_array_equal(std_a, std_b)
     assert float(std_a.max()) > 0  # the dropout was on
+
+
+def test_on_batch_methods_run_one_step():
+    left, right, same, aux = graph_models.pair_data(n=16)
+    model = _compiled_siamese()
+    before = model.get_weights()
+    evaluated = model.evaluate([left, right], [same, aux], batch_size=16, verbose=0, return_dict=True)
+    assert model.test_on_batch([left, right], [same, aux], return_dict=True) == pytest.approx(evaluated)
+    trained = model.train_on_batch([left, right], {"same": same, "aux": aux}, return_dict=True)
+    assert trained["loss"] == pytest.approx(evaluated["loss"], rel=1e-6)  # the loss before the update
+    assert all(not np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+    out = model.predict_on_batch([left, right])
+    np.testing.assert_array_equal(out[1], model.predict([left, right], verbose=0)[1])

@@ -306,7 +306,7 @@ class GradientMonitor(Callback, StepHook):
         owner = {id(w): k for k, (layer, _, _) in enumerate(self._groups) for w in layer.trainable_weights}
         owners = np.array([owner.get(id(v), len(self._groups)) for v in variables], dtype=np.int64)
         bounds = []
-        for layer, source, act in self._groups:
+        for _, source, act in self._groups:
             b = SATURATION_BOUNDS.get(act)
             bounds.append((source, b[0], b[1], self.saturation_tolerance) if b else (source, 0.0, 0.0, -1.0))
         return ([id(v) for v in variables], owners, [np.empty_like(v._value) for v in variables], bounds)

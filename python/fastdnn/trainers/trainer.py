@@ -65,6 +65,20 @@ def _batch_size(value, name):
     return int(value)
 
 
+def _prepare(where, x, y, sample_weight, batch_size):
+    """(x, y, sample_weight, samples, batch size) of a loop, checked and standardized.
+
+    Raises:
+        ValueError: for missing, empty or mismatched data, or a bad batch size.
+    """
+    if x is None or y is None:
+        raise ValueError(f"{where}() needs both x and y.")
+    x, y = data_utils.standardize(x, "x"), data_utils.standardize(y, "y", inputs=False)
+    sample_weight = data_utils.standardize(sample_weight, "sample_weight")
+    n = data_utils.num_samples(where, x=x, y=y, sample_weight=sample_weight)
+    return x, y, sample_weight, n, _batch_size(batch_size, "batch_size")
+
+
 class Trainer:
     """compile / fit / evaluate / predict, and the steps they run. Mixed into `Model`."""
 
@@ -353,12 +367,7 @@ class Trainer:
         unknown = set(kwargs) - _FIT_EXTRAS
         if unknown:
             raise TypeError(f"fit() got unexpected keyword arguments {sorted(unknown)}")
-        if x is None or y is None:
-            raise ValueError("fit() needs both x and y.")
-        x, y = data_utils.standardize(x, "x"), data_utils.standardize(y, "y", inputs=False)
-        sample_weight = data_utils.standardize(sample_weight, "sample_weight")
-        n = data_utils.num_samples("fit", x=x, y=y, sample_weight=sample_weight)
-        batch_size = _batch_size(batch_size, "batch_size")
+        x, y, sample_weight, n, batch_size = _prepare("fit", x, y, sample_weight, batch_size)
         if not self.built:  # as Keras: a trained model knows its input shape (and can be saved)
             self._build_from_data(x)
         if validation_data is None and validation_split:
@@ -435,12 +444,7 @@ class Trainer:
             ValueError: for empty, mismatched or malformed data.
         """
         self._assert_compiled("evaluating the model")
-        if x is None or y is None:
-            raise ValueError("evaluate() needs both x and y.")
-        x, y = data_utils.standardize(x, "x"), data_utils.standardize(y, "y", inputs=False)
-        sample_weight = data_utils.standardize(sample_weight, "sample_weight")
-        n = data_utils.num_samples("evaluate", x=x, y=y, sample_weight=sample_weight)
-        batch_size = _batch_size(batch_size, "batch_size")
+        x, y, sample_weight, n, batch_size = _prepare("evaluate", x, y, sample_weight, batch_size)
         steps = min(steps, math.ceil(n / batch_size)) if steps else math.ceil(n / batch_size)
         verbose = 1 if verbose == "auto" else verbose
         cbs = _callbacks or CallbackList(callbacks, add_progbar=verbose != 0, model=self, verbose=verbose,
@@ -490,21 +494,19 @@ class Trainer:
     def train_on_batch(self, x, y=None, sample_weight=None, return_dict=False, **kwargs):
         """One training step on one batch; returns its loss (and metrics)."""
         self._assert_compiled("training the model")
-        x, y = data_utils.standardize(x, "x"), data_utils.standardize(y, "y", inputs=False)
-        if not self.built:
-            self._build_from_data(x)
-        self.reset_metrics()
-        logs = {k: float(v) for k, v in self.train_step(data_utils.pack_x_y_sample_weight(
-            x, y, data_utils.standardize(sample_weight, "sample_weight"))).items()}
-        return logs if return_dict else (list(logs.values()) if len(logs) > 1 else logs["loss"])
+        return self._on_batch(self.train_step, x, y, sample_weight, return_dict)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False, **kwargs):
         """The loss (and metrics) of one batch."""
         self._assert_compiled("evaluating the model")
-        x, y = data_utils.standardize(x, "x"), data_utils.standardize(y, "y", inputs=False)
+        return self._on_batch(self.test_step, x, y, sample_weight, return_dict)
+
+    def _on_batch(self, step, x, y, sample_weight, return_dict):
+        x, y, sample_weight, _, _ = _prepare(step.__name__, x, y, sample_weight, None)
+        if not self.built:
+            self._build_from_data(x)
         self.reset_metrics()
-        logs = {k: float(v) for k, v in self.test_step(data_utils.pack_x_y_sample_weight(
-            x, y, data_utils.standardize(sample_weight, "sample_weight"))).items()}
+        logs = {k: float(v) for k, v in step(data_utils.pack_x_y_sample_weight(x, y, sample_weight)).items()}
         return logs if return_dict else (list(logs.values()) if len(logs) > 1 else logs["loss"])
 
     def predict_on_batch(self, x):
