@@ -20,6 +20,8 @@ class FileFormatError(ValueError):
     """A model or weights file that cannot be read: truncated, corrupt, hostile, or not a
     fastdnn/Keras file at all. The message says which file and what is wrong."""
 
+    __module__ = "fastdnn.saving"  # where users import it from (and how tracebacks name it)
+
 
 @contextlib.contextmanager
 def budget(elements):

@@ -38,11 +38,11 @@ class Functional(Model):
     Example:
         >>> import fastdnn as keras
         >>> left, right = keras.Input(shape=[4], name="left"), keras.Input(shape=[4], name="right")
-        >>> shared = keras.layers.Dense(3, activation="relu")
+        >>> shared = keras.layers.Dense(3, activation="relu", name="shared")
         >>> joined = keras.layers.concatenate([shared(left), shared(right)])
-        >>> model = keras.Model([left, right], keras.layers.Dense(1)(joined))
+        >>> model = keras.Model([left, right], keras.layers.Dense(1, name="same")(joined))
         >>> [layer.name for layer in model.layers][-1], model.count_params()
-        ('dense_1', 22)
+        ('same', 22)
 
     Raises:
         ValueError: for inputs or outputs that are not symbolic tensors, a graph disconnected
