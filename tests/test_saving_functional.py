@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import fastdnn
+from fastdnn import ops  # noqa: F401 - the lambda below names it
 from _tolerances import KERAS_PREDICT_ATOL, KERAS_STEP_ATOL
 from fastdnn.saving import FileFormatError
 from test_saving_keras import _assert_same_state, _gradients, _keras_optimizer
@@ -173,3 +174,65 @@ def test_a_keras_file_whose_graph_loops_fails_cleanly(tmp_path):
             archive.writestr(name, data)
     with pytest.raises(FileFormatError, match="loops or nodes that refer"):
         fastdnn.models.load_model(tmp_path / "bad.keras")
+
+
+@fastdnn.saving.register_keras_serializable(package="tests_files")
+class Scale(fastdnn.layers.Layer):
+    """A custom layer with a weight and a config, registered under the same name on both sides."""
+
+    def __init__(self, factor=2.0, **kwargs):
+        super().__init__(**kwargs)
+        self.factor = factor
+
+    def build(self, input_shape):
+        self.w = self.add_weight(shape=(input_shape[-1],), initializer="ones", name="w")
+
+    def call(self, x):
+        return fastdnn.ops.multiply(fastdnn.ops.multiply(x, self.w.value), self.factor)
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor}
+
+
+def test_a_registered_custom_layer_round_trips_through_keras_files(keras, tmp_path):
+    @keras.saving.register_keras_serializable(package="tests_files", name="Scale")
+    class KerasScale(keras.layers.Layer):  # Keras's twin of Scale, under the same registered name
+        def __init__(self, factor=2.0, **kwargs):
+            super().__init__(**kwargs)
+            self.factor = factor
+
+        def build(self, input_shape):
+            self.w = self.add_weight(shape=(input_shape[-1],), initializer="ones", name="w")
+
+        def call(self, x):
+            return x * self.w * self.factor
+
+        def get_config(self):
+            return {**super().get_config(), "factor": self.factor}
+
+    x = fastdnn.Input(shape=(3,), name="x")
+    model = fastdnn.Model(x, fastdnn.layers.Dense(2, name="d")(Scale(factor=3.0, name="scale")(x)))
+    model.get_layer("scale").w.assign([1.0, 2.0, 3.0])
+    data = np.ones((2, 3), np.float32)
+    model.save(tmp_path / "s.keras")
+    loaded = fastdnn.models.load_model(tmp_path / "s.keras")
+    assert type(loaded.get_layer("scale")).__name__ == "Scale" and loaded.get_layer("scale").factor == 3.0
+    np.testing.assert_array_equal(loaded(data), model(data))
+    theirs = keras.models.load_model(tmp_path / "s.keras")
+    np.testing.assert_allclose(theirs.predict(data, verbose=0), model(data), atol=KERAS_PREDICT_ATOL)
+    theirs.save(tmp_path / "k.keras")
+    back = fastdnn.models.load_model(tmp_path / "k.keras")
+    np.testing.assert_allclose(back(data), model(data), atol=KERAS_PREDICT_ATOL)
+
+
+def test_a_lambda_in_a_keras_file_needs_safe_mode_off(tmp_path):
+    pytest.importorskip("h5py")
+    x = fastdnn.Input(shape=(3,), name="x")
+    lam = fastdnn.layers.Lambda(lambda t: ops.multiply(t, 2.0), name="twice")  # `ops`: what a rebuilt lambda sees
+    model = fastdnn.Model(x, fastdnn.layers.Dense(1, name="d")(lam(x)))
+    model.save(tmp_path / "l.keras")
+    with pytest.raises(FileFormatError, match="Python lambda.*safe_mode=False"):
+        fastdnn.models.load_model(tmp_path / "l.keras")
+    loaded = fastdnn.models.load_model(tmp_path / "l.keras", safe_mode=False)
+    data = np.ones((2, 3), np.float32)
+    np.testing.assert_array_equal(loaded(data), model(data))
