@@ -194,9 +194,11 @@ class Scale(fastdnn.layers.Layer):
         return {**super().get_config(), "factor": self.factor}
 
 
-def test_a_registered_custom_layer_round_trips_through_keras_files(keras, tmp_path):
-    @keras.saving.register_keras_serializable(package="tests_files", name="Scale")
-    class KerasScale(keras.layers.Layer):  # Keras's twin of Scale, under the same registered name
+def _keras_scale(keras):
+    """Keras's twin of Scale: the same class name (Keras names weight groups by it) and the same
+    registered name."""
+    @keras.saving.register_keras_serializable(package="tests_files")
+    class Scale(keras.layers.Layer):
         def __init__(self, factor=2.0, **kwargs):
             super().__init__(**kwargs)
             self.factor = factor
@@ -210,6 +212,11 @@ def test_a_registered_custom_layer_round_trips_through_keras_files(keras, tmp_pa
         def get_config(self):
             return {**super().get_config(), "factor": self.factor}
 
+    return Scale
+
+
+def test_a_registered_custom_layer_round_trips_through_keras_files(keras, tmp_path):
+    _keras_scale(keras)
     x = fastdnn.Input(shape=(3,), name="x")
     model = fastdnn.Model(x, fastdnn.layers.Dense(2, name="d")(Scale(factor=3.0, name="scale")(x)))
     model.get_layer("scale").w.assign([1.0, 2.0, 3.0])
