@@ -15,6 +15,12 @@ Sequential, ...) so that a noisy neighbour slows all kinds alike:
     python benchmarks/functional.py              # 3 interleaved rounds, about 1-2 minutes
     python benchmarks/functional.py --quick      # 1 round on 10,000 images
     python benchmarks/functional.py --json out.json
+    python benchmarks/functional.py --callgrind  # instructions per step (valgrind), about 15 minutes
+
+On a shared machine the wall times wander by tens of percent between epochs; `--callgrind`
+counts the instructions one training step of each kind executes instead (valgrind's callgrind,
+one thread, the difference between a 1-epoch and a 2-epoch fit of 3,200 images, so start-up
+cancels out), which is repeatable to a few parts in a thousand whatever else runs.
 
 Data: --data PATH, else $FASTDNN_DATA, else ../shared/datasets/fashion-mnist beside the repo.
 """
@@ -153,13 +159,46 @@ def siamese_torch(torch, left, right, same, epochs):
     return times
 
 
+def _fit_for_callgrind(kind, epochs):
+    """What each callgrind run measures: `epochs` epochs of 100 steps of one kind."""
+    keras.set_num_threads(1)
+    model = make(kind)
+    rng = np.random.default_rng(0)
+    x = rng.random((3200, 28, 28), dtype=np.float32)
+    model.fit(x, rng.integers(0, 10, 3200), batch_size=32, epochs=epochs, verbose=0)
+
+
+def callgrind_steps():
+    """Instructions per training step of each kind, from valgrind's callgrind."""
+    import re
+    import subprocess
+    counts = {}
+    for kind in ("Sequential", "functional", "subclassed"):
+        totals = []
+        for epochs in (1, 2):
+            done = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable,
+                                   __file__, "--one", kind, str(epochs)], capture_output=True, text=True, check=True)
+            totals.append(int(re.search(r"Collected : (\d+)", done.stderr).group(1)))
+        counts[kind] = (totals[1] - totals[0]) / 100
+        print(f"{kind:<14} {counts[kind] / 1e6:8.3f} M instructions per step "
+              f"({counts[kind] / counts['Sequential']:.4f} of Sequential)", flush=True)
+    return counts
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1 round on 10,000 images")
+    parser.add_argument("--callgrind", action="store_true", help="count instructions per step instead")
+    parser.add_argument("--one", nargs=2, metavar=("KIND", "EPOCHS"), help=argparse.SUPPRESS)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--data", default=os.environ.get("FASTDNN_DATA") or str(DEFAULT_DATA))
     parser.add_argument("--json", default=str(DEFAULT_JSON))
     args = parser.parse_args(argv)
+    if args.one:
+        return _fit_for_callgrind(args.one[0], int(args.one[1])) or True
+    if args.callgrind:
+        print("the chapter's BN model, batch 32, 1 thread: instructions per training step")
+        return callgrind_steps()
     n = 10_000 if args.quick else 55_000
     rounds = 1 if args.quick else args.rounds
     x, y = load(args.data, n)
