@@ -117,12 +117,13 @@ class Trainer:
             ValueError: for an unknown optimizer, loss or metric, or losses and metrics that do
                 not match the model's outputs.
         """
-        unknown = set(kwargs) - {"sample_weight_mode"}
-        if unknown:
-            raise TypeError(f"compile() got unexpected keyword arguments {sorted(unknown)}")
+        if kwargs.pop("sample_weight_mode", None) is not None:  # Keras 2's; only its default is known
+            raise ValueError("`sample_weight_mode` is not supported (Keras 3 removed it): pass per-sample "
+                             "weights to fit(sample_weight=...).")
+        if kwargs:
+            raise TypeError(f"compile() got unexpected keyword arguments {sorted(kwargs)}")
         self.optimizer = optimizers_module.get(optimizer)
         self.loss = loss
-        self._loss_weights, self._metrics_arg, self._weighted_arg = loss_weights, metrics, weighted_metrics
         self._compile_config = {"loss": loss, "loss_weights": loss_weights, "metrics": metrics,
                                 "weighted_metrics": weighted_metrics, "run_eagerly": run_eagerly,
                                 "steps_per_execution": steps_per_execution, "jit_compile": jit_compile}
@@ -137,9 +138,10 @@ class Trainer:
         return None
 
     def _build_compiled(self, names):
-        self._compile_loss = None if self.loss is None else CompileLoss(self.loss, self._loss_weights, names)
+        config = self._compile_config
+        self._compile_loss = None if self.loss is None else CompileLoss(self.loss, config["loss_weights"], names)
         losses = self._compile_loss.losses if self._compile_loss is not None else [None] * len(names)
-        self._compile_metrics = CompileMetrics(self._metrics_arg, self._weighted_arg, names, losses)
+        self._compile_metrics = CompileMetrics(config["metrics"], config["weighted_metrics"], names, losses)
 
     @property
     def compiled(self):
