@@ -374,7 +374,7 @@ def test_one_cycle_through_fit():
     onecycle = OneCycleScheduler(iterations, max_rate=0.05)
     seen = []
     record = LambdaCallback(on_train_batch_begin=lambda batch, logs: seen.append(
-        (model.optimizer.learning_rate, model.optimizer.momentum)))
+        (float(model.optimizer.learning_rate), model.optimizer.momentum)))
     history = model.fit(x, y, epochs=epochs, batch_size=BATCH, verbose=0,
                         callbacks=[onecycle, record])
     rates, momenta = one_cycle_reference(iterations, 0.05, 0.005, iterations // 10 + 1,

@@ -10,7 +10,7 @@ CUDA backend (fastdnn._cuda) loads only when a GPU is asked for.
 
 from ._version import __version__
 from . import _C  # noqa: F401  (the native core)
-from . import autodiff, cuda, noise, ops, random, utils
+from . import autodiff, backend, cuda, noise, ops, random, utils
 from . import activations, callbacks, datasets, initializers, layers, losses, metrics, optimizers
 from . import models, trainers
 from . import constraints, presets, regularizers, saving
@@ -40,6 +40,7 @@ __all__ = [
     "__version__",
     "activations",
     "autodiff",
+    "backend",
     "fold_batchnorm",
     "callbacks",
     "constraints",

@@ -17,6 +17,7 @@ import numpy as np
 from . import schedules  # noqa: F401  (keras.optimizers.schedules)
 from ._dispatch import host, kernels, like, on_device
 from ._registry import Registry
+from .variables import Variable
 
 _KIND = {"sgd": 0, "adagrad": 1, "rmsprop": 2, "adam": 3, "adamax": 4, "nadam": 5}
 
@@ -72,7 +73,9 @@ class Optimizer:
                      ("weight_decay", weight_decay)):
             if v is not None:
                 _check(n, v, 0)
-        self.learning_rate = learning_rate
+        self._learning_rate = learning_rate if callable(learning_rate) else \
+            Variable(learning_rate, dtype="float64", trainable=False, name="learning_rate")
+        self._last_rate = None
         self.weight_decay, self.decay = weight_decay, _check("decay", decay, 0)
         self.clipnorm, self.clipvalue, self.global_clipnorm = clipnorm, clipvalue, global_clipnorm
         self.name = name or type(self).__name__.lower()
@@ -81,17 +84,57 @@ class Optimizer:
         self._lists = None  # (last variable list, their arrays, their state lists)
 
     @property
+    def learning_rate(self):
+        """The learning rate, as Keras 3's: a fixed rate is a Variable (`.numpy()`, `float()`,
+        arithmetic, `.assign()`); with a schedule, a read-only Variable holding the rate of the
+        next step. `decay=` is not applied here (see `current_learning_rate`). It is held in
+        float64 (Keras: float32), so that the rate given is the rate used, to the last bit."""
+        lr = self._learning_rate
+        if callable(lr):
+            return _ScheduledRate(float(lr(self.iterations)))
+        return lr
+
+    @learning_rate.setter
+    def learning_rate(self, value):
+        if callable(value):  # a schedule replaces the rate
+            self._learning_rate = value
+            return
+        if callable(self._learning_rate):
+            raise TypeError("This optimizer was created with a `LearningRateSchedule` object as its "
+                            "`learning_rate` constructor argument, hence its learning rate is not settable. "
+                            "If you need the learning rate to be settable, you should instantiate the "
+                            "optimizer with a float `learning_rate` argument.")
+        value = float(value.numpy() if hasattr(value, "numpy") else value)
+        _check("learning_rate", value, 0, low_open=True)
+        self._learning_rate.assign(value)
+
+    lr = learning_rate  # the book's era: `optimizer.lr`
+
+    @property
+    def schedule(self):
+        """The learning-rate schedule (a callable of the step count), or None for a fixed rate."""
+        lr = self._learning_rate
+        return lr if callable(lr) else None
+
+    @property
     def current_learning_rate(self):
-        """The learning rate of the next step (schedule and `decay=` applied)."""
-        lr = self.learning_rate
-        lr = float(lr(self.iterations)) if callable(lr) else float(lr)
+        """The learning rate of the next step (schedule and `decay=` applied), a float."""
+        lr = self._learning_rate
+        lr = float(lr(self.iterations)) if callable(lr) else float(lr._value)
         return lr / (1.0 + self.decay * self.iterations) if self.decay else lr
+
+    @property
+    def last_learning_rate(self):
+        """The learning rate the latest step used (schedule and `decay=` applied), or the next
+        step's before any step."""
+        return self.current_learning_rate if self._last_rate is None else self._last_rate
 
     def apply_gradients(self, grads_and_vars):
         """Applies one step to every (gradient, variable) pair; None gradients are skipped."""
         pairs = [(g, v) for g, v in grads_and_vars if g is not None]
+        rate = self._last_rate = self.current_learning_rate
         if pairs:
-            hyper = {"learning_rate": self.current_learning_rate,
+            hyper = {"learning_rate": rate,
                      "weight_decay": self.weight_decay or 0.0,
                      "clipnorm": self.clipnorm or 0.0, "clipvalue": self.clipvalue or 0.0,
                      "global_clipnorm": self.global_clipnorm or 0.0}
@@ -193,16 +236,32 @@ class Optimizer:
         return {}
 
     def get_config(self):
-        lr = self.learning_rate
-        return {"name": self.name,
-                "learning_rate": {"class_name": type(lr).__name__, "config": lr.get_config()}
-                if hasattr(lr, "get_config") else lr,
-                "weight_decay": self.weight_decay, "clipnorm": self.clipnorm,
-                "clipvalue": self.clipvalue, "global_clipnorm": self.global_clipnorm}
+        lr = self._learning_rate
+        config = {"name": self.name,
+                  "learning_rate": {"class_name": type(lr).__name__, "config": lr.get_config()}
+                  if hasattr(lr, "get_config") else lr if callable(lr) else float(lr),
+                  "weight_decay": self.weight_decay, "clipnorm": self.clipnorm,
+                  "clipvalue": self.clipvalue, "global_clipnorm": self.global_clipnorm}
+        if self.decay:  # the book's power scheduling; Keras 3 has no such key
+            config["decay"] = self.decay
+        return config
 
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+
+class _ScheduledRate(Variable):
+    """The rate a schedule gives for the next step: read it, but set the schedule instead."""
+
+    def __init__(self, value):
+        super().__init__(value, dtype="float64", trainable=False, name="learning_rate")
+
+    def assign(self, value):
+        raise TypeError("This optimizer's learning rate comes from a `LearningRateSchedule`, hence it is "
+                        "not settable. Instantiate the optimizer with a float `learning_rate` to set it.")
+
+    assign_add = assign_sub = assign
 
 
 class SGD(Optimizer):

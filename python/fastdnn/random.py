@@ -23,6 +23,8 @@ import random as _python_random
 
 import numpy as np
 
+from . import _global_state
+
 _GLOBAL = np.random.Generator(np.random.PCG64())  # reseeded in place, never replaced
 # The counter-based (Philox) draws of the dropout family (fastdnn.noise): the seed unseeded layers
 # key on, and the next stream id a new unseeded layer takes. set_random_seed resets both.
@@ -62,6 +64,16 @@ def set_random_seed(seed):
     _python_random.seed(seed)
     np.random.seed(seed % 2**32)
     _PHILOX["seed"], _PHILOX["streams"] = seed % 2**64, 0
+
+
+def _clear_session():
+    """The global random state as at import: fresh entropy, stream ids from 0 (Keras's
+    clear_session forgets the global seed too)."""
+    _GLOBAL.bit_generator.state = np.random.PCG64().state
+    _PHILOX["seed"], _PHILOX["streams"] = int(np.random.SeedSequence().entropy) % 2**64, 0
+
+
+_global_state.on_clear_session(_clear_session)
 
 
 def philox_stream():

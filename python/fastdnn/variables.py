@@ -94,3 +94,54 @@ class Variable:
 
     def __repr__(self):
         return f"<Variable path={self.path}, shape={self.shape}, dtype={self.dtype}>"
+
+    # Arithmetic and comparisons read the current value, as with Keras variables: `lr * 0.5`,
+    # `float(lr)`, `lr == 0.001`. Between two variables, equality is identity, so that
+    # variables stay usable as dict keys and list members.
+
+    __hash__ = object.__hash__
+
+    def __eq__(self, other):
+        if isinstance(other, Variable):
+            return self is other
+        return np.ndarray.__eq__(self.numpy(), other)
+
+    def __ne__(self, other):
+        if isinstance(other, Variable):
+            return self is not other
+        return np.ndarray.__ne__(self.numpy(), other)
+
+    def __float__(self):
+        return float(self.numpy())
+
+    def __int__(self):
+        return int(self.numpy())
+
+    def __bool__(self):
+        return bool(self.numpy())
+
+    def __format__(self, spec):
+        return format(self.numpy(), spec) if spec else repr(self)
+
+    def __neg__(self):
+        return -self.numpy()
+
+    def __abs__(self):
+        return abs(self.numpy())
+
+
+def _binary(name):
+    op = getattr(np.ndarray, name)
+
+    def method(self, other):
+        return op(self.numpy(), other.numpy() if isinstance(other, Variable) else other)
+
+    method.__name__ = name
+    return method
+
+
+for _name in ("add", "sub", "mul", "truediv", "floordiv", "pow", "mod"):
+    setattr(Variable, f"__{_name}__", _binary(f"__{_name}__"))
+    setattr(Variable, f"__r{_name}__", _binary(f"__r{_name}__"))
+for _name in ("lt", "le", "gt", "ge"):
+    setattr(Variable, f"__{_name}__", _binary(f"__{_name}__"))

@@ -1,8 +1,10 @@
 """What the callbacks share: printing, and the optimizer and monitor contracts they rely on.
 
-The optimizer contract: `optimizer.learning_rate` is a float or a schedule (any callable of the
-step count), `optimizer.iterations` the step count, and `momentum` (SGD) or `beta_1` (Adam
-family) a float that the update reads at each step.
+The optimizer contract: `optimizer.learning_rate` is the rate (a float or a variable holding
+one; settable unless `optimizer.schedule` is a schedule), `optimizer.last_learning_rate` the
+rate the latest step used (schedule and `decay=` applied), `optimizer.iterations` the step
+count, and `momentum` (SGD) or `beta_1` (Adam family) a float that the update reads at each
+step.
 """
 
 import numbers
@@ -17,14 +19,21 @@ def print_text(text):
 
 def learning_rate_of(model):
     """The model's current learning rate as a float (a schedule evaluated at the optimizer's step
-    count), or None when the model has no optimizer with a learning rate."""
+    count; `decay=` not applied), or None when the model has no optimizer with a learning rate."""
     optimizer = getattr(model, "optimizer", None)
     learning_rate = getattr(optimizer, "learning_rate", None)
     if learning_rate is None:
         return None
-    if callable(learning_rate):
+    if callable(learning_rate):  # an optimizer of another kind, holding its schedule there
         learning_rate = learning_rate(getattr(optimizer, "iterations", 0))
     return float(learning_rate)
+
+
+def used_learning_rate_of(model):
+    """The rate the model's latest training step used (schedule and `decay=` applied), or None
+    when the model has no optimizer with a learning rate."""
+    last = getattr(getattr(model, "optimizer", None), "last_learning_rate", None)
+    return float(last) if last is not None else learning_rate_of(model)
 
 
 def optimizer_of(callback):
@@ -46,7 +55,7 @@ def set_learning_rate(optimizer, value):
     Raises:
         TypeError: if the optimizer's learning rate is a schedule, as in Keras 3.
     """
-    if callable(optimizer.learning_rate):
+    if getattr(optimizer, "schedule", None) is not None or callable(optimizer.learning_rate):
         raise TypeError("This optimizer was created with a `LearningRateSchedule` object as its "
                         "`learning_rate` constructor argument, hence its learning rate is not "
                         "settable. Pass a float learning rate to use this callback.")

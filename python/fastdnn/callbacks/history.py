@@ -1,6 +1,6 @@
 """History: records the logs of every epoch; `fit` returns it."""
 
-from ._helpers import learning_rate_of
+from ._helpers import used_learning_rate_of
 from .callback import Callback
 
 
@@ -8,8 +8,8 @@ class History(Callback):
     """Records the `logs` of every epoch; `fit` returns it (and sets it as `model.history`).
 
     When the logs have no "learning_rate" (no scheduler callback logged it) and the model has an
-    optimizer with a learning rate, the rate at the end of the epoch is recorded under that name
-    too (a schedule evaluated at `optimizer.iterations`).
+    optimizer with a learning rate, the rate the epoch's last step used is recorded under that
+    name too (its schedule and `decay=` applied).
 
     Attributes:
         history: dict from metric name to the list of its values, one per epoch.
@@ -39,7 +39,7 @@ class History(Callback):
         for name, value in logs.items():
             self.history.setdefault(name, []).append(value)
         if "learning_rate" not in logs:  # unless a scheduler callback already logged it
-            learning_rate = learning_rate_of(self.model)
+            learning_rate = used_learning_rate_of(self.model)
             if learning_rate is not None:
                 self.history.setdefault("learning_rate", []).append(learning_rate)
         if self.model is not None:

@@ -4,13 +4,14 @@ import inspect
 
 import numpy as np
 
-from ._helpers import learning_rate_of, optimizer_of, set_learning_rate, is_number, print_text
+from ._helpers import learning_rate_of, used_learning_rate_of, optimizer_of, set_learning_rate, is_number, print_text
 from .callback import Callback
 
 
 class LearningRateScheduler(Callback):
     """Sets the optimizer's learning rate at the start of each epoch to `schedule(epoch, lr)` or
-    `schedule(epoch)`, and logs it as "learning_rate" at the end of the epoch.
+    `schedule(epoch)`, and logs it as "learning_rate" (and "lr", where the book reads it) at the
+    end of the epoch.
 
     Args:
         schedule: a function of the epoch index (0-based) and, optionally, the current learning
@@ -75,6 +76,6 @@ class LearningRateScheduler(Callback):
                    f"{float(learning_rate)}.\n")
 
     def on_epoch_end(self, epoch, logs=None):
-        learning_rate = learning_rate_of(self.model)
-        if logs is not None and learning_rate is not None:
-            logs["learning_rate"] = learning_rate
+        learning_rate = used_learning_rate_of(self.model)
+        if logs is not None and learning_rate is not None:  # the rate this epoch used; "lr" as the book's era logged it
+            logs["learning_rate"] = logs["lr"] = learning_rate

@@ -4,13 +4,14 @@ import warnings
 
 import numpy as np
 
-from ._helpers import learning_rate_of, optimizer_of, set_learning_rate, check_mode, print_text
+from ._helpers import learning_rate_of, used_learning_rate_of, optimizer_of, set_learning_rate, check_mode, print_text
 from .callback import Callback
 
 
 class ReduceLROnPlateau(Callback):
     """Multiplies the learning rate by `factor` when `monitor` has not improved for `patience`
-    epochs (the book's performance scheduling). Logs the epoch's rate as "learning_rate".
+    epochs (the book's performance scheduling). Logs the epoch's rate as "learning_rate", and as
+    "lr" where the book reads it.
 
     Args:
         monitor: the log entry to watch.
@@ -69,9 +70,9 @@ class ReduceLROnPlateau(Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = {} if logs is None else logs
-        learning_rate = learning_rate_of(self.model)
-        if learning_rate is not None:
-            logs["learning_rate"] = learning_rate  # the rate this epoch used
+        learning_rate = used_learning_rate_of(self.model)
+        if learning_rate is not None:  # the rate this epoch used; "lr" as the book's era logged it
+            logs["learning_rate"] = logs["lr"] = learning_rate
         current = logs.get(self.monitor)
         if current is None:
             warnings.warn(f"Learning rate reduction is conditioned on metric `{self.monitor}` "

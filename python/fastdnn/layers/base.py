@@ -17,12 +17,14 @@ import numpy as np
 from .. import constraints, devices, initializers, penalties, regularizers
 from .. import _load_budget
 from .._arrays import as_float32
+from .. import _global_state
 from .._dispatch import on_device
 from ..variables import Variable
 from . import call_context
 from .keras_tensor import KerasTensor, Node, any_symbolic, is_shape, map_shapes, map_structure
 
 _name_counts = collections.Counter()
+_global_state.on_clear_session(_name_counts.clear)
 _state = call_context.state
 
 

@@ -66,7 +66,8 @@ def optimizer_to_keras(optimizer, legacy=False):
         raise ValueError(f"Optimizer {optimizer!r} has no Keras 3 counterpart; a Keras file can hold "
                          f"{', '.join(OPTIMIZERS)}. Save to fastdnn's own format instead.")
     config = optimizer.get_config()
-    lr = optimizer.learning_rate
+    config.pop("decay", None)  # expressed as an InverseTimeDecay schedule below
+    lr = optimizer.schedule or float(optimizer.learning_rate)
     if optimizer.decay:
         if callable(lr):
             raise ValueError(f"Optimizer '{optimizer.name}' combines a learning-rate schedule with "
@@ -194,7 +195,7 @@ def compile_from_keras(config, what):
 # ---- optimizer variables ------------------------------------------------------------------------
 
 def _has_lr_variable(optimizer):
-    return not callable(optimizer.learning_rate) and not optimizer.decay
+    return optimizer.schedule is None and not optimizer.decay
 
 
 def layout(optimizer, count):
@@ -229,7 +230,7 @@ def optimizer_arrays(optimizer, variables):
         if slot == "iteration":
             value = np.array(state["iterations"], np.int64)
         elif slot == "learning_rate":  # float64 (Keras: float32) so fastdnn resumes bit for bit;
-            value = np.array(optimizer.learning_rate, np.float64)  # Keras casts on loading
+            value = np.array(float(optimizer.learning_rate), np.float64)  # Keras casts on loading
         elif slot == "u_product":
             value = np.array(state["extra"]["u_product"], np.float64)
         else:

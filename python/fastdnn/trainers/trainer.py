@@ -16,24 +16,25 @@ for metrics) come back.
 """
 
 import math
+import warnings
 
 import numpy as np
 
 from .. import losses as losses_module
 from .. import metrics as metrics_module
-from .. import optimizers as optimizers_module
 from .. import ops, penalties
+from .. import optimizers as optimizers_module
 from .._dispatch import host, on_device
 from .._interrupt import deferred_interrupt
 from ..autodiff import GradientTape
 from ..callbacks.callback_list import CallbackList
 from ..layers import call_context
 from ..layers.keras_tensor import flatten, map_structure, pack_like
+from . import arguments
 from . import data as data_utils
 from .compile_utils import CompileLoss, CompileMetrics
-
-_FIT_EXTRAS = {"validation_steps", "validation_batch_size", "validation_freq"}
-
+from .data_adapters import ArrayDataAdapter, GeneratorDataAdapter, get_data_adapter, is_array_like
+from .epoch_iterator import EpochIterator
 
 def _serialize_entry(entry, family):
     """A loss or metric argument as JSON-safe config: names stay, objects become configs,
@@ -57,26 +58,36 @@ def _deserialize_entry(entry, family):
     return [_deserialize_entry(v, family) for v in entry]
 
 
-def _batch_size(value, name):
-    if value is None:
-        return 32
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"The `{name}` argument must be a positive integer. Received: {name}={value!r}")
-    return int(value)
-
-
-def _prepare(where, x, y, sample_weight, batch_size):
-    """(x, y, sample_weight, samples, batch size) of a loop, checked and standardized.
+def _split_for_validation(x, y, sample_weight, split):
+    """((x, y, sample_weight) of training, validation data): the last `split` of the samples
+    held out, as Keras's train_validation_split.
 
     Raises:
-        ValueError: for missing, empty or mismatched data, or a bad batch size.
+        ValueError: for data other than arrays, or too few samples to split.
     """
-    if x is None or y is None:
-        raise ValueError(f"{where}() needs both x and y.")
-    x, y = data_utils.standardize(x, "x"), data_utils.standardize(y, "y", inputs=False)
+    if not is_array_like((x, y, sample_weight)):
+        raise ValueError("`validation_split` is only supported for NumPy arrays (or lists and dicts of them). "
+                         f"Received: type(x)={type(x).__name__}; pass validation_data instead.")
+    x = data_utils.standardize(x, "x")
+    y = data_utils.standardize(y, "y", inputs=False)
     sample_weight = data_utils.standardize(sample_weight, "sample_weight")
-    n = data_utils.num_samples(where, x=x, y=y, sample_weight=sample_weight)
-    return x, y, sample_weight, n, _batch_size(batch_size, "batch_size")
+    n = data_utils.num_samples("fit", x=x, y=y, sample_weight=sample_weight)
+    cut = math.floor(n * (1.0 - split))
+    if cut == 0 or cut == n:
+        raise ValueError(f"Training data contains {n} samples, which is not sufficient to split it into a "
+                         f"validation and training set as specified by `validation_split={split}`. Either "
+                         "provide more data, or a different value for the `validation_split` argument.")
+    head, tail = slice(0, cut), slice(cut, n)
+    train = (data_utils.take(x, head), data_utils.take(y, head), data_utils.take(sample_weight, head))
+    held = data_utils.pack_x_y_sample_weight(data_utils.take(x, tail), data_utils.take(y, tail),
+                                             data_utils.take(sample_weight, tail))
+    return train, held
+
+
+def _warn_batch_size_unused(adapter, batch_size, name):
+    if batch_size is not None and not isinstance(adapter, ArrayDataAdapter):
+        warnings.warn(f"`{name}={batch_size}` is not used: the data's own batches decide their size. Do not pass "
+                      f"`{name}` with a generator, PyDataset, tf.data.Dataset or DataLoader.", stacklevel=3)
 
 
 class Trainer:
@@ -342,93 +353,113 @@ class Trainer:
 
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
             validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
-            sample_weight=None, initial_epoch=0, steps_per_epoch=None, **kwargs):
+            sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
+            validation_batch_size=None, validation_freq=1, **kwargs):
         """Trains the model; returns a History whose `.history` maps metric names to lists.
 
         Args:
-            x, y: training inputs and targets: NumPy arrays, or for several inputs or outputs
-                lists of arrays or dicts keyed by input/output name.
-            batch_size: samples per step (default 32).
+            x: training inputs: NumPy arrays (for several inputs, a list or a dict keyed by input
+                name), nested lists, a generator or iterator yielding (x, y) or
+                (x, y, sample_weight) batches, a `keras.utils.PyDataset`, a `tf.data.Dataset` or
+                a `torch.utils.data.DataLoader` (see trainers/data_adapters).
+            y: targets, when x holds arrays (the other kinds of data carry their own).
+            batch_size: samples per step, for arrays (default 32, or enough for
+                `steps_per_epoch` batches).
             epochs: index of the last epoch (training runs epochs initial_epoch..epochs-1).
             verbose: 0 silent, 1 (or "auto") progress bar, 2 one line per epoch.
             callbacks: list of Callback instances.
-            validation_split: fraction of the data (taken from the end, before shuffling)
+            validation_split: fraction of array data (taken from the end, before shuffling)
                 held out for validation.
-            validation_data: (x_val, y_val) or (x_val, y_val, sample_weight_val), evaluated at
-                the end of each epoch.
-            shuffle: reshuffle the training data every epoch.
+            validation_data: (x_val, y_val) or (x_val, y_val, sample_weight_val), or any kind
+                of data `x` takes, evaluated at the end of the epochs `validation_freq` picks.
+            shuffle: reshuffle array data every epoch (True), within each batch ("batch"), or
+                not; for a PyDataset, the order of its batches.
+            class_weight: {class index: weight}: each sample's loss weighs its class's weight.
             sample_weight: per-sample weights of the loss (and of `weighted_metrics`).
             initial_epoch: epoch to start at (to resume training).
-            steps_per_epoch: batches per epoch (default: the whole data).
+            steps_per_epoch: batches per epoch (default: one pass over the data); the data
+                continue from one epoch to the next.
+            validation_steps: batches of each validation (default: all of them).
+            validation_batch_size: batch size of the validation (default: `batch_size`).
+            validation_freq: validate every N epochs (an int), or at the listed epochs,
+                counted from 1.
 
         Raises:
             RuntimeError: if the model is not compiled.
-            ValueError: for empty, mismatched or malformed data.
+            ValueError: for empty, mismatched or malformed data, or a bad argument.
+            TypeError: for an unknown argument.
         """
         self._assert_compiled("training the model")
-        unknown = set(kwargs) - _FIT_EXTRAS
-        if unknown:
-            raise TypeError(f"fit() got unexpected keyword arguments {sorted(unknown)}")
-        x, y, sample_weight, n, batch_size = _prepare("fit", x, y, sample_weight, batch_size)
-        if not self.built:  # as Keras: a trained model knows its input shape (and can be saved)
-            self._build_from_data(x)
-        if validation_data is None and validation_split:
-            if not 0 < validation_split < 1:
-                raise ValueError(f"validation_split must be in (0, 1). Received: {validation_split}")
-            split = int(n * (1 - validation_split))
-            head, tail = slice(0, split), slice(split, n)
-            validation_data = (data_utils.take(x, tail), data_utils.take(y, tail))
-            if sample_weight is not None:
-                validation_data += (data_utils.take(sample_weight, tail),)
-            x, y = data_utils.take(x, head), data_utils.take(y, head)
-            sample_weight = data_utils.take(sample_weight, head)
-            n = split
-        steps = steps_per_epoch or math.ceil(n / batch_size)
-        verbose = 1 if verbose == "auto" else verbose
+        arguments.no_extras("fit", kwargs)
+        batch_size = arguments.positive_int(batch_size, "batch_size")
+        epochs = arguments.non_negative_int(epochs, "epochs")
+        initial_epoch = arguments.non_negative_int(initial_epoch, "initial_epoch")
+        steps_per_epoch = arguments.positive_int(steps_per_epoch, "steps_per_epoch")
+        validation_steps = arguments.positive_int(validation_steps, "validation_steps")
+        validation_batch_size = arguments.positive_int(validation_batch_size, "validation_batch_size")
+        validation_freq = arguments.validation_freq(validation_freq)
+        split = arguments.validation_split(validation_split)
+        verbose = arguments.verbose(verbose)
+        if split and validation_data is None:
+            (x, y, sample_weight), validation_data = _split_for_validation(x, y, sample_weight, split)
+        adapter = get_data_adapter(x, y, sample_weight, batch_size, steps_per_epoch, shuffle, class_weight)
+        _warn_batch_size_unused(adapter, batch_size, "batch_size")
+        iterator = EpochIterator(adapter, steps_per_epoch)
+        validation = None
+        if validation_data is not None:
+            val_x, val_y, val_sw = data_utils.unpack_x_y_sample_weight(validation_data)
+            validation = lambda: EpochIterator(get_data_adapter(  # made at the first validation
+                val_x, val_y, val_sw, validation_batch_size or adapter.batch_size or batch_size, validation_steps,
+                where="evaluate"), validation_steps)
         cbs = CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=self,
-                           verbose=verbose, epochs=epochs, steps=steps)
+                           verbose=verbose, epochs=epochs, steps=iterator.num_batches)
         batch_hooks = cbs.wants_train_batches
-        single = type(x) is np.ndarray and type(y) is np.ndarray and sample_weight is None
         self.stop_training = False
         self._step_hooks = tuple(cbs.step_hooks)
         cbs.on_train_begin()
         epoch_logs = None
+        val_iterator = None
         try:
             # Ctrl-C stops between steps, never inside one: the model stays consistent.
             with deferred_interrupt() as interrupt:
                 for epoch in range(initial_epoch, epochs):
                     self.reset_metrics()
                     cbs.on_epoch_begin(epoch)
-                    order = np.random.permutation(n) if shuffle else None
                     logs = None
-                    for step in range(steps):
-                        lo = (step * batch_size) % n
-                        idx = slice(lo, min(lo + batch_size, n)) if order is None else order[lo:lo + batch_size]
-                        if single:
-                            batch = (x[idx], y[idx])
-                        else:
-                            batch = data_utils.pack_x_y_sample_weight(
-                                data_utils.take(x, idx), data_utils.take(y, idx),
-                                data_utils.take(sample_weight, idx))
-                        if batch_hooks:
-                            cbs.on_train_batch_begin(step)
-                        logs = self.train_step(batch)
-                        if batch_hooks:
-                            cbs.on_train_batch_end(step, logs)
-                        interrupt.check()
-                        if self.stop_training:
-                            break
-                    epoch_logs = {k: float(v) for k, v in (logs or self.get_metrics_result()).items()}
-                    if validation_data is not None:
-                        val_x, val_y, val_sw = data_utils.unpack_x_y_sample_weight(validation_data)
-                        val = self.evaluate(val_x, val_y, batch_size=batch_size, verbose=0, sample_weight=val_sw,
-                                            return_dict=True, _callbacks=cbs)
+                    batches = iterator.enumerate_epoch()
+                    try:
+                        for step, batch in batches:
+                            if not self.built:  # as Keras: a trained model knows its input shape
+                                self._build_from_data(batch[0])
+                            if batch_hooks:
+                                cbs.on_train_batch_begin(step)
+                            logs = self.train_step(batch)
+                            if batch_hooks:
+                                cbs.on_train_batch_end(step, logs)
+                            interrupt.check()
+                            if self.stop_training:
+                                break
+                    finally:
+                        batches.close()
+                    if logs is None:
+                        if epoch == initial_epoch:
+                            raise ValueError("fit() received no batches: x is empty (or its generator is "
+                                             "already exhausted).")
+                        warnings.warn("Your input ran out of data; interrupting training. Make sure that your "
+                                      "dataset or generator can generate at least `steps_per_epoch * epochs` "
+                                      "batches.", stacklevel=2)
+                        break  # a generator that is used up cannot start over
+                    epoch_logs = {k: float(v) for k, v in logs.items()}
+                    if validation is not None and arguments.should_validate(epoch, validation_freq):
+                        val_iterator = val_iterator or validation()
+                        val = self._test_loop(val_iterator, cbs)
                         epoch_logs.update({"val_" + k: v for k, v in val.items()})
                     cbs.on_epoch_end(epoch, epoch_logs)
-                    if self.stop_training:
+                    if self.stop_training or (iterator.exhausted and isinstance(adapter, GeneratorDataAdapter)):
                         break
         finally:
             self._step_hooks = ()
+            iterator.close()
         cbs.on_train_end(epoch_logs)
         return self.history
 
@@ -437,78 +468,105 @@ class Trainer:
         self.build(map_structure(lambda a: (None,) + tuple(a.shape[1:]), x))
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
-                 callbacks=None, return_dict=False, _callbacks=None, **kwargs):
-        """Loss (and metrics) on (x, y): a float, or [loss, metric, ...] when there are more, or a
-        dict with `return_dict=True`.
+                 callbacks=None, return_dict=False, **kwargs):
+        """Loss (and metrics) on x (and y): a float, or [loss, metric, ...] when there are more,
+        or a dict with `return_dict=True`. x takes every kind of data `fit` takes.
 
         Raises:
             RuntimeError: if the model is not compiled.
-            ValueError: for empty, mismatched or malformed data.
+            ValueError: for empty, mismatched or malformed data, or a bad argument.
+            TypeError: for an unknown argument.
         """
         self._assert_compiled("evaluating the model")
-        x, y, sample_weight, n, batch_size = _prepare("evaluate", x, y, sample_weight, batch_size)
-        steps = min(steps, math.ceil(n / batch_size)) if steps else math.ceil(n / batch_size)
-        verbose = 1 if verbose == "auto" else verbose
-        cbs = _callbacks or CallbackList(callbacks, add_progbar=verbose != 0, model=self, verbose=verbose,
-                                         epochs=1, steps=steps)
-        self.reset_metrics()
-        cbs.on_test_begin()
-        logs = {}
-        for step in range(steps):
-            idx = slice(step * batch_size, (step + 1) * batch_size)
-            batch = data_utils.pack_x_y_sample_weight(data_utils.take(x, idx), data_utils.take(y, idx),
-                                                      data_utils.take(sample_weight, idx))
-            cbs.on_test_batch_begin(step)
-            logs = {k: float(v) for k, v in self.test_step(batch).items()}
-            cbs.on_test_batch_end(step, logs)
-        cbs.on_test_end(logs)
+        arguments.no_extras("evaluate", kwargs)
+        batch_size = arguments.positive_int(batch_size, "batch_size")
+        steps = arguments.positive_int(steps, "steps")
+        verbose = arguments.verbose(verbose)
+        adapter = get_data_adapter(x, y, sample_weight, batch_size, steps, where="evaluate")
+        _warn_batch_size_unused(adapter, batch_size, "batch_size")
+        iterator = EpochIterator(adapter, steps)
+        cbs = CallbackList(callbacks, add_progbar=verbose != 0, model=self, verbose=verbose, epochs=1,
+                           steps=iterator.num_batches)
+        try:
+            logs = self._test_loop(iterator, cbs)
+        finally:
+            iterator.close()
         if return_dict:
             return logs
         values = list(logs.values())
         return values[0] if len(values) == 1 else values
 
+    def _test_loop(self, iterator, cbs):
+        """One pass of `test_step` over `iterator`'s next epoch; returns the logs."""
+        self.reset_metrics()
+        cbs.on_test_begin()
+        logs = {}
+        for step, batch in iterator.enumerate_epoch():
+            if not self.built:
+                self._build_from_data(batch[0])
+            cbs.on_test_batch_begin(step)
+            logs = {k: float(v) for k, v in self.test_step(batch).items()}
+            cbs.on_test_batch_end(step, logs)
+        cbs.on_test_end(logs)
+        return logs
+
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None, **kwargs):
-        """Model outputs for x, computed in batches (default 32): NumPy arrays, in the structure
-        of the model's outputs."""
-        x = data_utils.standardize(x, "x")
-        n = data_utils.num_samples("predict", x=x) if data_utils.first_array(x).shape[0] else 0
-        batch_size = _batch_size(batch_size, "batch_size")
-        count = math.ceil(n / batch_size)
-        steps = min(steps, count) if steps else count
-        verbose = 1 if verbose == "auto" else verbose
+        """Model outputs for x (every kind of data `fit` takes; targets in it are not used),
+        computed in batches (default 32): NumPy arrays, in the structure of the model's outputs.
+
+        Raises:
+            ValueError: for malformed data or a bad argument.
+            TypeError: for an unknown argument.
+        """
+        arguments.no_extras("predict", kwargs)
+        batch_size = arguments.positive_int(batch_size, "batch_size")
+        steps = arguments.positive_int(steps, "steps")
+        verbose = arguments.verbose(verbose)
+        if is_array_like(x) and x is not None:
+            x = data_utils.standardize(x, "x")
+            if not data_utils.first_array(x).shape[0]:  # no samples: an empty output of the right shape
+                return map_structure(host, self(data_utils.take(x, slice(0, 0)), training=False))
+        adapter = get_data_adapter(x, batch_size=batch_size, steps_per_epoch=steps, where="predict")
+        _warn_batch_size_unused(adapter, batch_size, "batch_size")
+        iterator = EpochIterator(adapter, steps)
         cbs = CallbackList(callbacks, add_progbar=verbose != 0, model=self, verbose=verbose, epochs=1,
-                           steps=steps)
+                           steps=iterator.num_batches)
         cbs.on_predict_begin()
         outputs = []
-        for step in range(steps):
-            cbs.on_predict_batch_begin(step)
-            batch = data_utils.take(x, slice(step * batch_size, (step + 1) * batch_size))
-            out = map_structure(host, self.predict_step((batch,)))
-            outputs.append(out)
-            cbs.on_predict_batch_end(step, {"outputs": out})
+        try:
+            for step, batch in iterator.enumerate_epoch():
+                cbs.on_predict_batch_begin(step)
+                out = map_structure(host, self.predict_step(batch))
+                outputs.append(out)
+                cbs.on_predict_batch_end(step, {"outputs": out})
+        finally:
+            iterator.close()
         cbs.on_predict_end()
         if not outputs:
-            empty = data_utils.take(x, slice(0, 0))
-            return map_structure(host, self(empty, training=False))
+            raise ValueError("predict() received no batches: x is empty (or its generator is already exhausted).")
         flat = [flatten(o) for o in outputs]
         return pack_like(outputs[0], [np.concatenate(parts) for parts in zip(*flat)])
 
-    def train_on_batch(self, x, y=None, sample_weight=None, return_dict=False, **kwargs):
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
         """One training step on one batch; returns its loss (and metrics)."""
         self._assert_compiled("training the model")
-        return self._on_batch(self.train_step, x, y, sample_weight, return_dict)
+        return self._on_batch(self.train_step, x, y, sample_weight, return_dict, class_weight)
 
-    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False, **kwargs):
+    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         """The loss (and metrics) of one batch."""
         self._assert_compiled("evaluating the model")
         return self._on_batch(self.test_step, x, y, sample_weight, return_dict)
 
-    def _on_batch(self, step, x, y, sample_weight, return_dict):
-        x, y, sample_weight, _, _ = _prepare(step.__name__, x, y, sample_weight, None)
+    def _on_batch(self, step, x, y, sample_weight, return_dict, class_weight=None):
+        where = step.__name__.replace("_step", "_on_batch")
+        adapter = ArrayDataAdapter(data_utils.standardize(x, "x"), data_utils.standardize(y, "y", inputs=False),
+                                   data_utils.standardize(sample_weight, "sample_weight"),
+                                   batch_size=None, steps=1, class_weight=class_weight, where=where)
+        batch = adapter.data
         if not self.built:
-            self._build_from_data(x)
+            self._build_from_data(batch[0])
         self.reset_metrics()
-        logs = {k: float(v) for k, v in step(data_utils.pack_x_y_sample_weight(x, y, sample_weight)).items()}
+        logs = {k: float(v) for k, v in step(batch).items()}
         return logs if return_dict else (list(logs.values()) if len(logs) > 1 else logs["loss"])
 
     def predict_on_batch(self, x):
