@@ -93,6 +93,16 @@ def philox_stream():
     return _PHILOX["seed"], stream
 
 
+def philox_state():
+    """(seed, next stream id) of the unseeded dropout streams, to save and restore a run."""
+    return _PHILOX["seed"], _PHILOX["streams"]
+
+
+def set_philox_state(seed, streams):
+    """Restores `philox_state()`'s output."""
+    _PHILOX["seed"], _PHILOX["streams"] = int(seed) % 2**64, int(streams) % 2**31
+
+
 def global_generator():
     """Returns the `numpy.random.Generator` behind every unseeded random op.
 

@@ -104,6 +104,12 @@ class Callback:
     def on_predict_end(self, logs=None):
         """Called at the end of `predict`."""
 
+    def resume_epoch(self):
+        """The epoch `fit` starts at instead of its `initial_epoch`, asked once after
+        `on_train_begin`, or None (the default): how a callback that restored an interrupted
+        run (BackupAndRestore) resumes it."""
+        return None
+
     def step_hook(self):
         """The `StepHook` this callback runs inside each step of `fit`'s built-in training step,
         or None (the default): what a callback needs to see or change between a step's forward

@@ -69,6 +69,11 @@ class CallbackList(Callback):
         hooks = (callback.step_hook() for callback in self.callbacks)
         return [hook for hook in hooks if hook is not None]
 
+    def resume_epoch(self):
+        """The latest epoch any callback resumes at, or None."""
+        epochs = [e for e in (callback.resume_epoch() for callback in self.callbacks) if e is not None]
+        return max(epochs) if epochs else None
+
     @property
     def wants_train_batches(self):
         """Whether any callback overrides a per-batch training hook. When none does, `fit`

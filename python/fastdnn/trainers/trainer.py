@@ -417,6 +417,8 @@ class Trainer:
         self.stop_training = False
         self._step_hooks = tuple(cbs.step_hooks)
         cbs.on_train_begin()
+        resumed = cbs.resume_epoch()  # a restored backup (BackupAndRestore) resumes its run
+        initial_epoch = initial_epoch if resumed is None else resumed
         epoch_logs = None
         val_iterator = None
         try:
