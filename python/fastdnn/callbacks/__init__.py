@@ -3,6 +3,7 @@ class per file (callback.py has the order of the hooks; step_hook.py the interfa
 a callback acts inside each training step)."""
 
 from ..monitoring import GradientMonitor
+from .backup_and_restore import BackupAndRestore
 from .callback import Callback
 from .callback_list import CallbackList
 from .csv_logger import CSVLogger
@@ -16,8 +17,9 @@ from .one_cycle_scheduler import OneCycleScheduler
 from .progbar_logger import ProgbarLogger
 from .reduce_lr_on_plateau import ReduceLROnPlateau
 from .step_hook import StepHook
+from .tensorboard import TensorBoard
 from .terminate_on_nan import TerminateOnNaN
 
-__all__ = ["CSVLogger", "Callback", "CallbackList", "EarlyStopping", "EpochTimer", "GradientMonitor",
+__all__ = ["BackupAndRestore", "CSVLogger", "Callback", "CallbackList", "EarlyStopping", "EpochTimer", "GradientMonitor",
            "History", "LambdaCallback", "LearningRateScheduler", "ModelCheckpoint", "OneCycleScheduler",
-           "ProgbarLogger", "ReduceLROnPlateau", "StepHook", "TerminateOnNaN"]
+           "ProgbarLogger", "ReduceLROnPlateau", "StepHook", "TensorBoard", "TerminateOnNaN"]

@@ -14,11 +14,11 @@ _FILE = "backup.npz"
 
 class BackupAndRestore(Callback):
     """Backs up the model's weights, the optimizer's state, the epoch and the random state (the
-    shuffling's and the dropout streams') at the
-    end of every epoch (or every `save_freq` batches), atomically; a later `fit` with the same
-    callback restores them and resumes at the next epoch, so that the run ends with the weights
-    an uninterrupted one would have (same seed, data and callbacks). The backup is deleted when
-    training completes, unless `delete_checkpoint=False`.
+    shuffling's and the dropout streams') at the end of every epoch (or every `save_freq`
+    batches), atomically; a later `fit` with the same callback restores them and resumes at the
+    next epoch, so that the run ends with the weights an uninterrupted one would have (same
+    seed, data and callbacks). The backup is deleted when training completes, unless
+    `delete_checkpoint=False`.
 
     Args:
         backup_dir: the folder of the backup (made if missing).
