@@ -10,11 +10,12 @@ Where `load_data` looks, in this order, for a folder holding the four IDX files
 
 1. the `path` argument, or else the environment variable `FASTDNN_DATA`: either the
    fashion-mnist folder itself or a folder that holds `fashion-mnist/`;
-2. `~/.keras/datasets/fashion-mnist/`, where Keras caches its own download;
+2. `~/.keras/datasets/fashion-mnist/` (`$KERAS_HOME/datasets/fashion-mnist/` when KERAS_HOME is
+   set), where Keras caches its own download;
 3. `/usr/share/datasets/fashion-mnist/`, where Debian's `dataset-fashion-mnist` package puts them.
 
 If none holds them, it downloads the four files from Zalando Research's repository (or a mirror)
-into `~/.keras/datasets/fashion-mnist/`. Every file read is checked: its IDX header, its size and
+into Keras's cache folder. Every file read is checked: its IDX header, its size and
 the MD5 of its decompressed bytes; a corrupt or truncated file raises ValueError, never garbage.
 
 The package also ships a small sample, for machines without the dataset and without network:
@@ -35,14 +36,13 @@ Example:
 
 import gzip
 import hashlib
-import os
 import shutil
-import tempfile
-import urllib.request
 import zlib
 from pathlib import Path
 
 import numpy as np
+
+from . import _download, _places
 
 __all__ = [
     "CLASS_NAMES",
@@ -68,7 +68,7 @@ CLASS_NAMES = (
 )
 
 #: Environment variable naming a folder that holds the data (or holds `fashion-mnist/`).
-ENV_VAR = "FASTDNN_DATA"
+ENV_VAR = _places.ENV_VAR
 #: Name of the dataset's folder, in Keras's cache and in Debian's package alike.
 DIRNAME = "fashion-mnist"
 #: Debian's `dataset-fashion-mnist` package installs the files here.
@@ -102,7 +102,7 @@ FILE_NAMES = tuple(f[0] for f in _FILES)
 _SAMPLE_FILE = "fashion_mnist_sample.npz"
 _HOW_TO_FIX = (
     f"Put intact copies of the four files there again: from {MIRRORS[0]}, or delete the file so "
-    f"that load_data() downloads it again into ~/.keras/datasets/{DIRNAME}/, or reinstall "
+    f"that load_data() downloads it again into Keras's cache, or reinstall "
     f"Debian's dataset-fashion-mnist package if the file came from {SYSTEM_DIR}."
 )
 
@@ -122,25 +122,15 @@ def _md5(data):
 
 
 def _keras_dir():
-    return Path(os.path.expanduser("~")) / ".keras" / "datasets" / DIRNAME
+    return _places.keras_datasets_dir() / DIRNAME
 
 
 def _candidates(path):
     """The places to search, in order, as (description, folder) pairs."""
-    places = []
-    if path is not None:
-        base, what = Path(os.path.expanduser(os.fspath(path))), "path argument"
-    elif os.environ.get(ENV_VAR):
-        base, what = Path(os.path.expanduser(os.environ[ENV_VAR])), f"${ENV_VAR}"
-    else:
-        base = None
-    if base is not None:
-        places.append((what, base))
-        if base.name != DIRNAME:
-            places.append((what, base / DIRNAME))
-    places.append(("Keras cache", _keras_dir()))
-    places.append(("Debian's dataset-fashion-mnist", SYSTEM_DIR))
-    return places
+    return _places.given_folders(path, DIRNAME) + [
+        ("Keras cache", _keras_dir()),
+        ("Debian's dataset-fashion-mnist", SYSTEM_DIR),
+    ]
 
 
 def _file_in(folder, name):
@@ -153,28 +143,12 @@ def _file_in(folder, name):
 
 def _check_folder(folder):
     """(dict name -> file, None) if `folder` holds all four files, else (None, why not)."""
-    if not folder.exists():
-        return None, "does not exist"
-    if not folder.is_dir():
-        return None, "is not a folder"
-    found = {name: _file_in(folder, name) for name in FILE_NAMES}
-    missing = [name for name, f in found.items() if f is None]
-    if missing:
-        if len(missing) == len(FILE_NAMES):
-            return None, "holds none of the files"
-        return None, "lacks " + ", ".join(missing)
-    return found, None
+    return _places.check_folder(folder, FILE_NAMES, _file_in)
 
 
 def _search(path):
     """(folder, files, report): the first place holding all four files, or (None, None, report)."""
-    report = []
-    for what, folder in _candidates(path):
-        files, why = _check_folder(folder)
-        if files is not None:
-            return folder, files, report
-        report.append(f"  {folder} ({what}): {why}")
-    return None, None, report
+    return _places.search(_candidates(path), _check_folder)
 
 
 def locate(path=None):
@@ -270,7 +244,9 @@ def _load_folder(files):
 
 def _urlopen(url, timeout):
     """Opens `url`; tests replace this to keep off the network."""
-    return urllib.request.urlopen(url, timeout=timeout)  # noqa: S310 (fixed https/http URLs)
+    import urllib.request  # imported here: it costs `import fastdnn` about 30 ms
+
+    return urllib.request.urlopen(url, timeout=timeout)
 
 
 def download(directory=None, *, mirrors=None, timeout=None):
@@ -282,7 +258,8 @@ def download(directory=None, *, mirrors=None, timeout=None):
     an interrupted or failed download never leaves a partial file under the real name.
 
     Args:
-        directory: where to put the files; default ~/.keras/datasets/fashion-mnist (created if
+        directory: where to put the files; default ~/.keras/datasets/fashion-mnist, or
+            $KERAS_HOME/datasets/fashion-mnist when KERAS_HOME is set (created if
             needed).
         mirrors: base URLs to try in turn, each ending in '/'; default `MIRRORS`.
         timeout: seconds to wait for a connection or for data before giving up on a mirror;
@@ -303,7 +280,7 @@ def download(directory=None, *, mirrors=None, timeout=None):
     if directory is None:
         directory = _keras_dir()
     else:
-        directory = Path(os.path.expanduser(os.fspath(directory)))
+        directory = _places.expand(directory)
     mirrors = MIRRORS if mirrors is None else tuple(mirrors)
     timeout = DOWNLOAD_TIMEOUT if timeout is None else timeout
     directory.mkdir(parents=True, exist_ok=True)
@@ -315,22 +292,19 @@ def download(directory=None, *, mirrors=None, timeout=None):
         errors = []
         for base in mirrors:
             url = base + name + ".gz"
-            fd, tmp = tempfile.mkstemp(prefix=f".{name}.gz.", suffix=".part", dir=directory)
-            tmp = Path(tmp)
-            try:
-                with os.fdopen(fd, "wb") as out:
-                    with _urlopen(url, timeout) as response:
-                        shutil.copyfileobj(response, out, 1 << 20)
-                    out.flush()
-                    os.fsync(out.fileno())
+
+            def write(out, url=url):
+                with _urlopen(url, timeout) as response:
+                    shutil.copyfileobj(response, out, 1 << 20)
+
+            def check(tmp, url=url, spec=spec):
                 _parse(url, _read(tmp, spec, gzipped=True, name=url, hint=""), spec, hint="")
-                os.replace(tmp, target)
+
+            try:
+                _download.write_atomically(target, write, check)
                 break
             except (OSError, ValueError) as err:  # URLError and socket timeouts are OSErrors
                 errors.append(f"{url}: {err}")
-            finally:
-                if tmp.exists():
-                    tmp.unlink()
         else:
             raise OSError(
                 f"Could not download the Fashion-MNIST file {name}.gz into {directory}:\n  "
@@ -349,7 +323,7 @@ def _not_found_message(report, download_error=None):
     lines.append(
         "Put the four files (" + ", ".join(n + ".gz" for n in FILE_NAMES) + "; gzipped or not) "
         f"in a folder and pass it as load_data(path=...) or set ${ENV_VAR} to it (or to a folder "
-        f"holding {DIRNAME}/); or copy them to ~/.keras/datasets/{DIRNAME}/; or, on Debian and "
+        f"holding {DIRNAME}/); or copy them to {_keras_dir()}/; or, on Debian and "
         f"Ubuntu, install the package dataset-fashion-mnist (sudo apt install "
         f"dataset-fashion-mnist), which puts them in {SYSTEM_DIR}/. The files are at "
         f"{MIRRORS[0]}"

@@ -121,13 +121,25 @@ class Trainer:
             metrics: metrics to report; for several outputs one entry per output (list) or a
                 dict keyed by output name.
             weighted_metrics: metrics weighted by the sample weights.
-            run_eagerly, steps_per_execution, jit_compile, auto_scale_loss: Keras's settings,
-                accepted for compatibility; fastdnn always runs its native kernels eagerly.
+            run_eagerly: fastdnn always runs its native kernels eagerly, so True and False
+                (Keras's default, compile where possible) train alike.
+            steps_per_execution: 1 (several steps per call is not implemented).
+            jit_compile: "auto" or False; True (a compiled step) is not implemented yet.
+            auto_scale_loss: Keras's loss scaling of mixed precision; fastdnn trains in
+                float32, where Keras does not scale either.
 
         Raises:
             ValueError: for an unknown optimizer, loss or metric, or losses and metrics that do
                 not match the model's outputs.
+            NotImplementedError: for `jit_compile=True` or `steps_per_execution` above 1.
         """
+        if jit_compile is True:
+            raise NotImplementedError("compile(jit_compile=True) is not implemented: fastdnn runs each step's "
+                                      'native kernels eagerly. Pass jit_compile="auto" (the default) or False.')
+        if steps_per_execution != 1:
+            arguments.positive_int(steps_per_execution, "steps_per_execution", optional=False)
+            raise NotImplementedError(f"compile(steps_per_execution={steps_per_execution}) is not implemented: "
+                                      "fastdnn runs one step per call. Pass steps_per_execution=1.")
         if kwargs.pop("sample_weight_mode", None) is not None:  # Keras 2's; only its default is known
             raise ValueError("`sample_weight_mode` is not supported (Keras 3 removed it): pass per-sample "
                              "weights to fit(sample_weight=...).")
