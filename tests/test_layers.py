@@ -546,6 +546,11 @@ def _scaled_tanh(x, scale=1.0):
 
 
 LAYER_FACTORIES = [
+    ("LayerNormalization", lambda: layers.LayerNormalization(axis=[1, 2], epsilon=1e-2, center=False), (3, 2, 5)),
+    ("LayerNormalization_last", lambda: layers.LayerNormalization(gamma_initializer="he_normal"), (3, 5)),
+    ("Normalization", lambda: layers.Normalization(mean=[0.5] * 5, variance=[2.0] * 5, invert=True), (3, 5)),
+    ("Rescaling", lambda: layers.Rescaling(np.array([1.0, 2.0, 0.5, -1.0, 3.0], np.float32), offset=0.5), (3, 5)),
+    ("UnitNormalization", lambda: layers.UnitNormalization(axis=[1, 2]), (3, 2, 5)),
     ("BatchNormalization", lambda: layers.BatchNormalization(momentum=0.9, epsilon=1e-2, center=False,
                                                               gamma_initializer="he_normal", name="bn_cfg"), (3, 5)),
     ("Dense", lambda: layers.Dense(4, activation="elu", use_bias=True,

@@ -522,7 +522,7 @@ def test_no_op_keras_keys_are_accepted():
     (_keras_bn(activity_regularizer={"class_name": "L2", "config": {"l2": 0.1}}),
      "activity_regularizer"),
     ({"class_name": "Flatten", "config": {"data_format": "channels_first"}}, "channels_first"),
-    ({"class_name": "LayerNormalization", "config": {"name": "ln"}}, "ln.*LayerNormalization"),
+    ({"class_name": "GroupNormalization", "config": {"name": "gn"}}, "gn.*GroupNormalization"),
     ({"class_name": "Conv2D", "config": {"name": "conv"}}, "conv.*Conv2D"),
 ])
 def test_keras_settings_fastdnn_lacks_are_refused_by_name(tmp_path, layer, key):

@@ -25,6 +25,7 @@ void bind_penalties(py::module_& m);
 void bind_random(py::module_& m);
 void bind_dropout(py::module_& m);
 void bind_stats(py::module_& m);
+void bind_layernorm(py::module_& m);
 }
 
 PYBIND11_MODULE(_C, m) {
@@ -47,6 +48,7 @@ PYBIND11_MODULE(_C, m) {
   bind_random(m);
   bind_dropout(m);
   bind_stats(m);
+  bind_layernorm(m);
 
   m.def("available_isas", &available_isas);
   m.def("get_isa", &get_isa);

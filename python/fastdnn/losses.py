@@ -317,6 +317,71 @@ def mean_absolute_error(y_true, y_pred):
     return ops.mean(ops.abs(ops.subtract(y_true, y_pred)), axis=-1)
 
 
+def _check_delta(delta):
+    if not isinstance(delta, (int, float, np.floating, np.integer)) or isinstance(delta, bool) \
+            or not np.isfinite(delta) or delta <= 0:
+        raise ValueError("The `delta` argument must be a positive number. "
+                         f"Received: delta={delta!r}")
+
+
+def huber(y_true, y_pred, delta=1.0):
+    """Huber loss, averaged over the last axis: ½e² where |e| <= delta, delta·|e| - ½delta²
+    beyond, for the error e = y_pred - y_true.
+
+    Both pieces are one formula, ½m² + delta·(|e| - m) with m = min(|e|, delta), so only ops
+    that run on every device are needed; the gradient is e inside and delta·sign(e) outside.
+
+    Args:
+        y_true: (batch, ..., d) targets; (batch,) is taken as (batch, 1) against y_pred (batch, 1).
+        y_pred: (batch, ..., d) predictions.
+        delta: the positive error at which the loss turns from quadratic to linear.
+
+    Returns:
+        (batch, ...) float32 losses.
+
+    Raises:
+        ValueError: for a `delta` that is not a positive number.
+
+    Example:
+        >>> huber([[0.0, 1.0], [0.0, 0.0]], [[0.6, 0.4], [0.4, 0.6]]).round(6)
+        array([0.18, 0.13], dtype=float32)
+    """
+    _check_delta(delta)
+    y_pred = _tensor(y_pred, "y_pred")
+    y_true, y_pred = _squeeze_or_expand(_tensor(y_true, "y_true"), y_pred)
+    error = ops.abs(ops.subtract(y_pred, y_true))
+    d = _scalar(delta)
+    inside = ops.minimum(error, d)
+    values = ops.add(ops.multiply(_scalar(0.5), ops.square(inside)),
+                     ops.multiply(d, ops.subtract(error, inside)))
+    return ops.mean(values, axis=-1)
+
+
+def log_cosh(y_true, y_pred):
+    """log(cosh(y_pred - y_true)), averaged over the last axis: about ½e² for small errors
+    and |e| - log 2 for large ones.
+
+    Computed as |e| + log(1 + exp(-2|e|)) - log 2 (Keras's e + softplus(-2e) - log 2), which
+    is finite for any finite error; the gradient is tanh(e).
+
+    Args:
+        y_true: (batch, ..., d) targets; (batch,) is taken as (batch, 1) against y_pred (batch, 1).
+        y_pred: (batch, ..., d) predictions.
+
+    Returns:
+        (batch, ...) float32 losses.
+
+    Example:
+        >>> log_cosh([[0.0, 1.0], [0.0, 0.0]], [[1.0, 1.0], [0.0, 0.0]]).round(6)
+        array([0.21689, 0.     ], dtype=float32)
+    """
+    y_pred = _tensor(y_pred, "y_pred")
+    y_true, y_pred = _squeeze_or_expand(_tensor(y_true, "y_true"), y_pred)
+    error = ops.abs(ops.subtract(y_pred, y_true))
+    tail = ops.log(ops.add(ops.exp(ops.multiply(_scalar(-2.0), error)), _scalar(1.0)))
+    return ops.mean(ops.subtract(ops.add(error, tail), _scalar(np.log(2.0))), axis=-1)
+
+
 mse = MSE = mean_squared_error
 mae = MAE = mean_absolute_error
 bce = BCE = binary_crossentropy
@@ -403,7 +468,7 @@ class Loss:
 
     def _fused_mean(self, y_true, y_pred):
         """The mean loss in one fused native op where this loss allows it, else None."""
-        return None
+        return
 
     def call(self, y_true, y_pred):
         """Per-sample losses; subclasses implement it."""
@@ -623,11 +688,52 @@ class MeanAbsoluteError(_NamedLoss):
         super().__init__(mean_absolute_error, reduction=reduction, name=name, dtype=dtype)
 
 
+class Huber(_NamedLoss):
+    """Huber loss: squared error for errors up to `delta`, linear beyond.
+
+    Args:
+        delta: the positive error at which the loss turns from quadratic to linear.
+        reduction, name, dtype: as for `Loss`.
+
+    Its config carries `delta`, so that it round-trips (Keras 3's Huber config leaves it out;
+    Keras reads it back all the same).
+
+    Example:
+        >>> Huber()([[0.0, 1.0], [0.0, 0.0]], [[0.6, 0.4], [0.4, 0.6]])
+        array(0.155, dtype=float32)
+
+    Raises:
+        ValueError: for a `delta` that is not a positive number.
+    """
+
+    _arguments = ("delta",)
+
+    def __init__(self, delta=1.0, reduction="sum_over_batch_size", name="huber_loss", dtype=None):
+        _check_delta(delta)
+        super().__init__(huber, reduction=reduction, name=name, dtype=dtype, delta=delta)
+        self.delta = delta
+
+
+class LogCosh(_NamedLoss):
+    """Logarithm of the hyperbolic cosine of the error, over the last axis, then the batch.
+
+    Args:
+        reduction, name, dtype: as for `Loss`.
+
+    Example:
+        >>> round(float(LogCosh()([[0.0, 1.0], [0.0, 0.0]], [[1.0, 1.0], [0.0, 0.0]])), 6)
+        0.108445
+    """
+
+    def __init__(self, reduction="sum_over_batch_size", name="log_cosh", dtype=None):
+        super().__init__(log_cosh, reduction=reduction, name=name, dtype=dtype)
+
+
 # ---- registry --------------------------------------------------------------------------------
 
-_CLASSES = (BinaryCrossentropy, CategoricalCrossentropy, Loss, LossFunctionWrapper,
+_CLASSES = (BinaryCrossentropy, CategoricalCrossentropy, Huber, LogCosh, Loss, LossFunctionWrapper,
             MeanAbsoluteError, MeanSquaredError, SparseCategoricalCrossentropy)
-_FUNCTIONS = (binary_crossentropy, categorical_crossentropy, mean_absolute_error,
+_FUNCTIONS = (binary_crossentropy, categorical_crossentropy, huber, log_cosh, mean_absolute_error,
               mean_squared_error, sparse_categorical_crossentropy)
 
 _REGISTRY = {obj.__name__: obj for obj in _CLASSES + _FUNCTIONS}

@@ -10,16 +10,20 @@ from .core import Activation, Dense, Flatten, Identity
 from .input_layer import Input, InputLayer
 from .keras_tensor import KerasTensor
 from .lambda_layer import Lambda
+from .layer_normalization import LayerNormalization
 from .merging import (Add, Average, Concatenate, Dot, Maximum, Merge, Minimum, Multiply, Subtract, add,
                       average, concatenate, dot, maximum, minimum, multiply, subtract)
 from .normalization import BatchNormalization
+from .preprocessing import Normalization, Rescaling
 from .regularization import AlphaDropout, Dropout, GaussianDropout, GaussianNoise
 from .reshaping import Reshape
+from .unit_normalization import UnitNormalization
 
 _CLASSES = {cls.__name__: cls for cls in (
     Activation, Add, AlphaDropout, Average, BatchNormalization, Concatenate, Dense, Dot, Dropout, ELU,
     Flatten, GaussianDropout, GaussianNoise, Identity, InputLayer, Lambda, LeakyReLU, Maximum, Minimum, Multiply,
     PReLU, ReLU, RReLU, Reshape, Softmax, Subtract)}
+_CLASSES.update({cls.__name__: cls for cls in (LayerNormalization, Normalization, Rescaling, UnitNormalization)})
 for _cls in _CLASSES.values():
     _registry.register_builtin(_cls)
 

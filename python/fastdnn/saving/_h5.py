@@ -218,9 +218,11 @@ def check_weight(dataset, expected_shape, name, what):
             shape, or more bytes than the file holds.
     """
     dtype = dataset.dtype
-    if dtype.kind != "f" or dtype.itemsize not in FLOAT_ITEMSIZES:
+    # An integer scalar is a counter (Normalization's `count`, which Keras writes as int32).
+    counter = dtype.kind in "iu" and dtype.itemsize <= 8 and tuple(expected_shape) == ()
+    if not counter and (dtype.kind != "f" or dtype.itemsize not in FLOAT_ITEMSIZES):
         raise FileFormatError(f"{what}: weight '{name}' ({dataset.name}) has dtype {dtype}; "
-                              "weights are float16, float32 or float64 arrays.")
+                              "weights are float16, float32 or float64 arrays (or integer scalar counters).")
     if tuple(dataset.shape or ()) != tuple(expected_shape):
         raise FileFormatError(f"{what}: weight '{name}' ({dataset.name}) has shape "
                               f"{tuple(dataset.shape or ())}; the model expects "

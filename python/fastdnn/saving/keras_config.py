@@ -29,7 +29,8 @@ KERAS_VERSION = "3.15.1"  # the Keras release whose file layouts fastdnn writes
 SHARED_LAYERS = ("InputLayer", "Dense", "Flatten", "Activation", "BatchNormalization", "Dropout",
                  "AlphaDropout", "GaussianDropout", "GaussianNoise", "ReLU", "LeakyReLU", "PReLU",
                  "ELU", "Softmax", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum",
-                 "Concatenate", "Dot", "Reshape", "Identity", "Lambda")
+                 "Concatenate", "Dot", "Reshape", "Identity", "Lambda", "Normalization", "Rescaling",
+                 "UnitNormalization", "LayerNormalization")
 MODELS = ("Sequential", "Functional")
 
 POLICY = {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"},

@@ -45,7 +45,7 @@ def _tensors(model, include_optimizer):
 
 
 def _write(filepath, header, tensors):
-    tensors = [(name, np.ascontiguousarray(array)) for name, array in tensors]
+    tensors = [(name, np.ascontiguousarray(array).reshape(np.shape(array))) for name, array in tensors]  # 0-d stays 0-d
     entries, offset = [], 0
     for name, array in tensors:
         entries.append({"name": name, "dtype": array.dtype.name, "shape": list(array.shape),

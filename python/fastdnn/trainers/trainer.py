@@ -84,6 +84,12 @@ def _split_for_validation(x, y, sample_weight, split):
     return train, held
 
 
+def _log_value(value):
+    """A metric's result in the logs: a float, or an array for metrics with several values
+    (Precision with a list of thresholds)."""
+    return float(value) if np.ndim(value) == 0 else np.asarray(value, dtype=np.float64)
+
+
 def _warn_batch_size_unused(adapter, batch_size, name):
     if batch_size is not None and not isinstance(adapter, ArrayDataAdapter):
         warnings.warn(f"`{name}={batch_size}` is not used: the data's own batches decide their size. Do not pass "
@@ -463,7 +469,7 @@ class Trainer:
                                       "dataset or generator can generate at least `steps_per_epoch * epochs` "
                                       "batches.", stacklevel=2)
                         break  # a generator that is used up cannot start over
-                    epoch_logs = {k: float(v) for k, v in logs.items()}
+                    epoch_logs = {k: _log_value(v) for k, v in logs.items()}
                     if validation is not None and arguments.should_validate(epoch, validation_freq):
                         val_iterator = val_iterator or validation()
                         val = self._test_loop(val_iterator, cbs)
@@ -519,7 +525,7 @@ class Trainer:
             if not self.built:
                 self._build_from_data(batch[0])
             cbs.on_test_batch_begin(step)
-            logs = {k: float(v) for k, v in self.test_step(batch).items()}
+            logs = {k: _log_value(v) for k, v in self.test_step(batch).items()}
             cbs.on_test_batch_end(step, logs)
         cbs.on_test_end(logs)
         return logs
@@ -580,7 +586,7 @@ class Trainer:
         if not self.built:
             self._build_from_data(batch[0])
         self.reset_metrics()
-        logs = {k: float(v) for k, v in step(batch).items()}
+        logs = {k: _log_value(v) for k, v in step(batch).items()}
         return logs if return_dict else (list(logs.values()) if len(logs) > 1 else logs["loss"])
 
     def predict_on_batch(self, x):
