@@ -12,7 +12,7 @@ from ._version import __version__
 from . import _C  # noqa: F401  (the native core)
 from . import autodiff, backend, cuda, noise, ops, random, utils
 from . import activations, callbacks, datasets, initializers, layers, losses, metrics, optimizers
-from . import models, trainers
+from . import distribution, models, trainers
 from . import constraints, presets, regularizers, saving
 from . import monitoring, plotting
 from .autodiff import GradientTape

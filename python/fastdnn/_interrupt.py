@@ -29,15 +29,23 @@ class _Deferred:
 
 
 @contextlib.contextmanager
-def deferred_interrupt():
+def deferred_interrupt(signals=None):
+    """Defers SIGINT (and the other `signals`, e.g. the SIGTERM an MPI launcher sends when it is
+    interrupted) to the next `check()`."""
     deferred = _Deferred()
     if (threading.current_thread() is not threading.main_thread()
             or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
         yield deferred
         return
+    others = [s for s in (signals or ()) if s != signal.SIGINT]
+    previous = [signal.getsignal(s) for s in others]
     signal.signal(signal.SIGINT, deferred._handler)
+    for s in others:
+        signal.signal(s, deferred._handler)
     try:
         yield deferred
     finally:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+        for s, handler in zip(others, previous):
+            signal.signal(s, handler)
     deferred.check()  # an interrupt that came after the last step

@@ -17,6 +17,7 @@ import numpy as np
 from . import schedules  # noqa: F401  (keras.optimizers.schedules)
 from ._dispatch import host, kernels, like, on_device
 from ._registry import Registry
+from .distribution.data_parallel import active_communicator
 from .variables import Variable
 
 _KIND = {"sgd": 0, "adagrad": 1, "rmsprop": 2, "adam": 3, "adamax": 4, "nadam": 5}
@@ -129,9 +130,18 @@ class Optimizer:
         step's before any step."""
         return self.current_learning_rate if self._last_rate is None else self._last_rate
 
-    def apply_gradients(self, grads_and_vars):
-        """Applies one step to every (gradient, variable) pair; None gradients are skipped."""
+    def apply_gradients(self, grads_and_vars, skip_gradients_aggregation=False):
+        """Applies one step to every (gradient, variable) pair; None gradients are skipped.
+
+        Under a DataParallel distribution the gradients are first averaged over the ranks (one
+        bucketed all-reduce), as Horovod's DistributedOptimizer does, unless
+        `skip_gradients_aggregation` says the caller already did (the built-in step does).
+        """
         pairs = [(g, v) for g, v in grads_and_vars if g is not None]
+        comm = None if skip_gradients_aggregation else active_communicator()
+        if comm is not None and pairs:
+            averaged, _ = comm.average_gradients([host(g) for g, _ in pairs])
+            pairs = [(g, v) for g, (_, v) in zip(averaged, pairs)]
         rate = self._last_rate = self.current_learning_rate
         if pairs:
             hyper = {"learning_rate": rate,

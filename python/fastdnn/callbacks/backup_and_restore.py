@@ -33,6 +33,8 @@ class BackupAndRestore(Callback):
         ValueError: for an empty `backup_dir` or a bad `save_freq`.
     """
 
+    chief_only = True  # rank 0 alone, under DataParallel
+
     def __init__(self, backup_dir, save_freq="epoch", double_checkpoint=False, delete_checkpoint=True):
         super().__init__()
         if not backup_dir:

@@ -38,6 +38,9 @@ class Callback:
 
     model = None  # class defaults, so that a subclass that skips __init__ still works
     params = None
+    # Under a DataParallel distribution, a chief-only callback (the progress bar, and those that
+    # write files) runs on rank 0 alone; the others run on every rank, with the global logs.
+    chief_only = False
 
     def __init__(self):
         self.model = None

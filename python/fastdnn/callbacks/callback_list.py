@@ -26,6 +26,8 @@ class CallbackList(Callback):
         add_progbar: append a `ProgbarLogger` unless the list holds one or
             `params["verbose"]` is 0.
         model: the model, passed on to every callback with `set_model`.
+        chief: False on a data-parallel rank other than 0: callbacks marked `chief_only`
+            (the progress bar, those that write files) are left out.
         **params: the loop's settings, passed on with `set_params`; `ProgbarLogger` reads
             `verbose`, `epochs` and `steps`.
 
@@ -42,7 +44,7 @@ class CallbackList(Callback):
         ([0], {'loss': [0.5]})
     """
 
-    def __init__(self, callbacks=None, add_history=False, add_progbar=False, model=None,
+    def __init__(self, callbacks=None, add_history=False, add_progbar=False, model=None, chief=True,
                  **params):
         super().__init__()
         if callbacks is None:
@@ -52,12 +54,14 @@ class CallbackList(Callback):
         self.callbacks = []
         for callback in callbacks:
             self.append(callback)
+        if not chief:  # a data-parallel rank other than 0: no progress bar, no files
+            self.callbacks = [c for c in self.callbacks if not c.chief_only]
         self._history = next((c for c in self.callbacks if isinstance(c, History)), None)
         if self._history is None and add_history:
             self._history = History()
             self.callbacks.append(self._history)
         has_progbar = any(isinstance(c, ProgbarLogger) for c in self.callbacks)
-        if add_progbar and not has_progbar and params.get("verbose", 1) != 0:
+        if add_progbar and not has_progbar and params.get("verbose", 1) != 0 and chief:
             self.callbacks.append(ProgbarLogger())
         self.set_model(model)
         self.set_params(params)

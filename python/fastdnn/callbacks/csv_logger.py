@@ -26,6 +26,8 @@ class CSVLogger(Callback):
         >>> csv_logger = keras.callbacks.CSVLogger("training.log")
     """
 
+    chief_only = True  # rank 0 alone, under DataParallel
+
     def __init__(self, filename, separator=",", append=False):
         super().__init__()
         self.sep = separator

@@ -42,6 +42,8 @@ class ModelCheckpoint(Callback):
         ...                                                 save_best_only=True)
     """
 
+    chief_only = True  # rank 0 alone, under DataParallel
+
     def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False,
                  save_weights_only=False, mode="auto", save_freq="epoch",
                  initial_value_threshold=None):

@@ -22,6 +22,8 @@ class ProgbarLogger(Callback):
         2/2 - 0s - ...s/step - loss: 0.2500
     """
 
+    chief_only = True  # rank 0 alone, under DataParallel
+
     def __init__(self):
         super().__init__()
         self.seen = 0

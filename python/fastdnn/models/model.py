@@ -17,6 +17,7 @@ import numpy as np
 from .. import devices, saving
 from .._arrays import as_float32
 from .._dispatch import on_device
+from ..distribution.data_parallel import active_communicator
 from .._registry import register_builtin
 from ..layers.base import Layer, _as_shape
 from ..layers.keras_tensor import any_symbolic, map_structure
@@ -214,7 +215,11 @@ class Model(Trainer, Layer):
     def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False,
                 show_trainable=False, layer_range=None):
         """Prints a Keras-style table of layers, output shapes and parameter counts (and, for a
-        graph that is not a plain chain, what each layer is connected to)."""
+        graph that is not a plain chain, what each layer is connected to). Under a
+        DataParallel distribution, rank 0 alone prints it."""
+        comm = active_communicator()
+        if comm is not None and not comm.is_chief:
+            return
         summary_module.print_summary(self, line_length=line_length, print_fn=print_fn)
 
     def get_config(self):

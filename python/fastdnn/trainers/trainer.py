@@ -28,6 +28,7 @@ from .._dispatch import host, on_device
 from .._interrupt import deferred_interrupt
 from ..autodiff import GradientTape
 from ..callbacks.callback_list import CallbackList
+from ..distribution.data_parallel import batch_window, current_window, shard_bounds
 from ..layers import call_context
 from ..layers.keras_tensor import flatten, map_structure, pack_like
 from . import arguments
@@ -35,6 +36,7 @@ from . import data as data_utils
 from .compile_utils import CompileLoss, CompileMetrics
 from .data_adapters import ArrayDataAdapter, GeneratorDataAdapter, get_data_adapter, is_array_like
 from .epoch_iterator import EpochIterator
+from .replica import Replica, interrupt_signals
 
 def _serialize_entry(entry, family):
     """A loss or metric argument as JSON-safe config: names stay, objects become configs,
@@ -110,6 +112,7 @@ class Trainer:
         self._compile_config = None
         self._step_hooks = ()
         self._step_penalties = None  # what the running built-in step adds to the loss itself
+        self._replica = None  # the link to the other ranks while a loop runs data-parallel
 
     # ---- compile ------------------------------------------------------------------------------
 
@@ -206,7 +209,15 @@ class Trainer:
             metric.reset_state()
 
     def get_metrics_result(self):
-        """{name: value} of every metric in `self.metrics` (a dict result is merged in)."""
+        """{name: value} of every metric in `self.metrics` (a dict result is merged in). Under
+        a DataParallel distribution, while fit or evaluate runs, the values of the metrics'
+        state summed over every rank."""
+        replica = self.__dict__.get("_replica")
+        if replica is not None:
+            return replica.global_results(self._local_metrics_result)
+        return self._local_metrics_result()
+
+    def _local_metrics_result(self):
         results = {}
         for metric in self.metrics:
             value = metric.result()
@@ -306,7 +317,8 @@ class Trainer:
         # With TerminateOnNaN attached, a step whose loss is not finite changes nothing: the
         # statistics its forward pass updated are put back and the optimizer is not run.
         keep = any(hook.keep_last_good for hook in hooks) if hooks else False
-        saved = [v.numpy() for v in self.non_trainable_weights] if keep else None
+        replica = self.__dict__.get("_replica")  # data-parallel: every rank skips a step together
+        saved = [v.numpy() for v in self.non_trainable_weights] if keep or replica is not None else None
         plan = penalties.plan(self, variables)  # regularizers and constraints (penalties.py)
         cpu_only = plan.activity_layers or plan.tape or plan.python_constraints
         if plan.active and cpu_only and self._on_gpu():
@@ -330,16 +342,28 @@ class Trainer:
                 loss = self.compute_loss(x, y, y_pred, sample_weight, training=True)
             finally:
                 state["_step_penalties"], state["_step_added"] = None, ()
-        grads = tape.gradient(loss, variables)
+            target = loss
+            if replica is not None:  # the averaged gradient is that of the global batch's mean loss
+                scale = replica.loss_scale(int(data_utils.first_array(y_pred).shape[0]), current_window())
+                target = loss if scale == 1.0 else ops.multiply(loss, np.float32(scale))
+        grads = tape.gradient(target, variables)
         penalty = penalties.add_gradients(plan, grads) if plan.active else 0.0  # L1/L2 natively
         loss_value = float(loss) + penalty
-        if saved is not None and not math.isfinite(loss_value):
+        nonfinite = not math.isfinite(loss_value)
+        if replica is not None:
+            grads, agreed = replica.reduce(grads, nonfinite)
+            if replica.skips_update(agreed):  # a rank stops before this step: no rank takes it
+                for var, value in zip(self.non_trainable_weights, saved):
+                    var.assign(value)
+                return self.get_metrics_result()
+            nonfinite = agreed[0] > 0
+        if keep and nonfinite:
             for var, value in zip(self.non_trainable_weights, saved):
                 var.assign(value)
         else:
             for hook in observers:
                 hook.before_update(variables, grads, outputs)
-            self.optimizer.apply_gradients(zip(grads, variables))
+            self.optimizer.apply_gradients(zip(grads, variables), skip_gradients_aggregation=replica is not None)
             if plan.active:
                 penalties.constrain(plan)
             for hook in observers:
@@ -420,7 +444,10 @@ class Trainer:
         verbose = arguments.verbose(verbose)
         if split and validation_data is None:
             (x, y, sample_weight), validation_data = _split_for_validation(x, y, sample_weight, split)
-        adapter = get_data_adapter(x, y, sample_weight, batch_size, steps_per_epoch, shuffle, class_weight)
+        replica = Replica.current(self)  # a DataParallel distribution (fastdnn.distribution)
+        shard = replica.comm if replica is not None else None
+        adapter = get_data_adapter(x, y, sample_weight, batch_size, steps_per_epoch, shuffle, class_weight,
+                                   shard=shard)
         _warn_batch_size_unused(adapter, batch_size, "batch_size")
         iterator = EpochIterator(adapter, steps_per_epoch)
         validation = None
@@ -428,20 +455,32 @@ class Trainer:
             val_x, val_y, val_sw = data_utils.unpack_x_y_sample_weight(validation_data)
             validation = lambda: EpochIterator(get_data_adapter(  # made at the first validation
                 val_x, val_y, val_sw, validation_batch_size or adapter.batch_size or batch_size, validation_steps,
-                where="evaluate"), validation_steps)
+                where="evaluate", shard=shard), validation_steps)
         cbs = CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=self,
-                           verbose=verbose, epochs=epochs, steps=iterator.num_batches)
+                           chief=shard is None or shard.is_chief, verbose=verbose, epochs=epochs,
+                           steps=iterator.num_batches)
         batch_hooks = cbs.wants_train_batches
         self.stop_training = False
         self._step_hooks = tuple(cbs.step_hooks)
+        if replica is not None:
+            self._build_for_replicas(adapter)
+            replica.check_same(samples=getattr(adapter, "num_samples", None), batch_size=adapter.batch_size,
+                               batches=iterator.num_batches, epochs=epochs, initial_epoch=initial_epoch,
+                               shuffle=shuffle, validation=validation_data is not None)
         cbs.on_train_begin()
         resumed = cbs.resume_epoch()  # a restored backup (BackupAndRestore) resumes its run
+        if replica is not None:  # every rank starts from rank 0's state (and its restored backup)
+            resumed = replica.take_chief_state(resumed)
         initial_epoch = initial_epoch if resumed is None else resumed
         epoch_logs = None
         val_iterator = None
+        self._replica = replica
         try:
-            # Ctrl-C stops between steps, never inside one: the model stays consistent.
-            with deferred_interrupt() as interrupt:
+            # Ctrl-C stops between steps, never inside one: the model stays consistent. Under
+            # data parallelism every rank stops after the same step (replica.py).
+            with deferred_interrupt(interrupt_signals() if replica is not None else None) as interrupt:
+                if replica is not None:
+                    replica.interrupt = interrupt
                 for epoch in range(initial_epoch, epochs):
                     self.reset_metrics()
                     cbs.on_epoch_begin(epoch)
@@ -453,12 +492,20 @@ class Trainer:
                                 self._build_from_data(batch[0])
                             if batch_hooks:
                                 cbs.on_train_batch_begin(step)
-                            logs = self.train_step(batch)
+                            if replica is None:
+                                logs = self.train_step(batch)
+                            else:
+                                with batch_window(getattr(batch, "window", None)):
+                                    step_logs = self.train_step(batch)
+                                if replica.halted():
+                                    break
+                                logs = step_logs
                             if batch_hooks:
                                 cbs.on_train_batch_end(step, logs)
-                            interrupt.check()
-                            if self.stop_training:
-                                break
+                            if replica is None:
+                                interrupt.check()
+                                if self.stop_training:
+                                    break
                     finally:
                         batches.close()
                     if logs is None:
@@ -475,10 +522,13 @@ class Trainer:
                         val = self._test_loop(val_iterator, cbs)
                         epoch_logs.update({"val_" + k: v for k, v in val.items()})
                     cbs.on_epoch_end(epoch, epoch_logs)
+                    if replica is not None:
+                        replica.vote_stop()
                     if self.stop_training or (iterator.exhausted and isinstance(adapter, GeneratorDataAdapter)):
                         break
         finally:
             self._step_hooks = ()
+            self._replica = None
             iterator.close()
         cbs.on_train_end(epoch_logs)
         return self.history
@@ -486,6 +536,16 @@ class Trainer:
     def _build_from_data(self, x):
         """Builds an unbuilt model for the per-sample shape of `x`."""
         self.build(map_structure(lambda a: (None,) + tuple(a.shape[1:]), x))
+
+    def _build_for_replicas(self, adapter):
+        """Builds the model before rank 0's weights are broadcast (they must exist)."""
+        if self.built:
+            return
+        if not isinstance(adapter, ArrayDataAdapter):
+            raise ValueError("Under DataParallel, build the model before fit() when the data are not arrays "
+                             "(an Input layer, or model.build(input_shape)): rank 0's weights are broadcast "
+                             "before the first step.")
+        self._build_from_data(adapter.data[0])
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
                  callbacks=None, return_dict=False, **kwargs):
@@ -502,14 +562,22 @@ class Trainer:
         batch_size = arguments.positive_int(batch_size, "batch_size")
         steps = arguments.positive_int(steps, "steps")
         verbose = arguments.verbose(verbose)
-        adapter = get_data_adapter(x, y, sample_weight, batch_size, steps, where="evaluate")
+        replica = Replica.current(self)  # data-parallel: each rank its share, global metrics
+        shard = replica.comm if replica is not None else None
+        adapter = get_data_adapter(x, y, sample_weight, batch_size, steps, where="evaluate", shard=shard)
         _warn_batch_size_unused(adapter, batch_size, "batch_size")
         iterator = EpochIterator(adapter, steps)
         cbs = CallbackList(callbacks, add_progbar=verbose != 0, model=self, verbose=verbose, epochs=1,
-                           steps=iterator.num_batches)
+                           steps=iterator.num_batches, chief=shard is None or shard.is_chief)
+        if replica is not None:
+            self._build_for_replicas(adapter)
+            replica.check_same(samples=getattr(adapter, "num_samples", None), batch_size=adapter.batch_size,
+                               batches=iterator.num_batches)
+        outer, self._replica = self._replica, replica
         try:
             logs = self._test_loop(iterator, cbs)
         finally:
+            self._replica = outer
             iterator.close()
         if return_dict:
             return logs
@@ -542,10 +610,22 @@ class Trainer:
         batch_size = arguments.positive_int(batch_size, "batch_size")
         steps = arguments.positive_int(steps, "steps")
         verbose = arguments.verbose(verbose)
+        replica = Replica.current(self) if is_array_like(x) and x is not None and steps is None else None
         if is_array_like(x) and x is not None:
             x = data_utils.standardize(x, "x")
             if not data_utils.first_array(x).shape[0]:  # no samples: an empty output of the right shape
                 return map_structure(host, self(data_utils.take(x, slice(0, 0)), training=False))
+        if replica is not None:  # each rank its contiguous share, the outputs gathered in order
+            comm = replica.comm
+            n = int(data_utils.first_array(x).shape[0])
+            if n < comm.size:
+                raise ValueError(f"predict() under DataParallel needs at least one sample per process: {n} "
+                                 f"samples for {comm.size} processes.")
+            lo, hi = shard_bounds(n, comm.rank, comm.size)
+            x = data_utils.take(x, slice(lo, hi))
+            batch_size = max(1, math.ceil((batch_size or 32) / comm.size))
+            if verbose != 0 and not comm.is_chief:
+                verbose = 0
         adapter = get_data_adapter(x, batch_size=batch_size, steps_per_epoch=steps, where="predict")
         _warn_batch_size_unused(adapter, batch_size, "batch_size")
         iterator = EpochIterator(adapter, steps)
@@ -565,7 +645,10 @@ class Trainer:
         if not outputs:
             raise ValueError("predict() received no batches: x is empty (or its generator is already exhausted).")
         flat = [flatten(o) for o in outputs]
-        return pack_like(outputs[0], [np.concatenate(parts) for parts in zip(*flat)])
+        parts = [np.concatenate(parts) for parts in zip(*flat)]
+        if replica is not None:
+            parts = [replica.comm.allgather_rows(part, "predictions' all-gather") for part in parts]
+        return pack_like(outputs[0], parts)
 
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
         """One training step on one batch; returns its loss (and metrics)."""

@@ -51,8 +51,9 @@ def _is_py_dataset(x):
 
 
 def get_data_adapter(x, y=None, sample_weight=None, batch_size=None, steps_per_epoch=None, shuffle=False,
-                     class_weight=None, where="fit"):
+                     class_weight=None, where="fit", shard=None):
     """The adapter for `x` (and `y`, `sample_weight`, which only arrays take separately).
+    `shard` (a Communicator) cuts array data by rank; other kinds of data are each rank's own.
 
     Raises:
         ValueError: for an unrecognized kind of data, `y` or `sample_weight` beside data that
@@ -70,7 +71,7 @@ def get_data_adapter(x, y=None, sample_weight=None, batch_size=None, steps_per_e
         y = data_utils.standardize(y, "y", inputs=False)
         sample_weight = data_utils.standardize(sample_weight, "sample_weight")
         return ArrayDataAdapter(x, y, sample_weight, batch_size=batch_size, steps=steps_per_epoch,
-                                shuffle=shuffle, class_weight=class_weight, where=where)
+                                shuffle=shuffle, class_weight=class_weight, where=where, shard=shard)
     kind, adapter = _other_kind(x)
     if y is not None:
         raise_unsupported_arg("y", "the targets", kind)

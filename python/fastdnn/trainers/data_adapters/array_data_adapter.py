@@ -4,6 +4,10 @@ permutation of all samples, `shuffle="batch"` shuffles within each batch.
 
 Large batches are gathered ahead on a background thread (prefetch.py); small ones cost less to
 gather than to hand over between threads, so they are gathered in line.
+
+Under data parallelism (`shard=` a Communicator) the batches stay global: every rank walks the
+same permutation (rank 0's, broadcast each epoch) and keeps its np.array_split share of each
+global batch, a `ShardBatch` that says where its rows sit in the global batch.
 """
 
 import math
@@ -11,6 +15,7 @@ import math
 import numpy as np
 
 from ..._dispatch import on_device
+from ...distribution.data_parallel import shard_bounds
 from ...layers.keras_tensor import flatten
 from .. import data as data_utils
 from .data_adapter import DataAdapter
@@ -23,6 +28,13 @@ from .prefetch import Prefetcher
 PREFETCH_MIN_BYTES = 256 * 1024
 
 
+class ShardBatch(tuple):
+    """One rank's (x, y, sample_weight) share of a global batch; `window` is (first global
+    row, rows in the global batch)."""
+
+    window = None
+
+
 class ArrayDataAdapter(DataAdapter):
     """Batches of arrays `x`, `y`, `sample_weight` (already standardized, see trainers/data.py).
 
@@ -32,13 +44,15 @@ class ArrayDataAdapter(DataAdapter):
         steps: the batches per epoch the caller asked for (sizes the default batch).
         shuffle: False, True (a new permutation every epoch) or "batch".
         class_weight: {class: weight}, turned into sample weights (one output only).
+        shard: None, or the Communicator whose rank's share of each global batch to yield.
 
     Raises:
-        ValueError: for class and sample weights together, mismatched lengths, or empty data.
+        ValueError: for class and sample weights together, mismatched lengths, empty data, or,
+            sharded, a global batch with fewer rows than there are ranks.
     """
 
     def __init__(self, x, y=None, sample_weight=None, batch_size=None, steps=None, shuffle=False,
-                 class_weight=None, where="fit"):
+                 class_weight=None, where="fit", shard=None):
         if class_weight is not None:
             if sample_weight is not None:
                 raise ValueError("You cannot `class_weight` and `sample_weight` at the same time.")
@@ -54,6 +68,14 @@ class ArrayDataAdapter(DataAdapter):
         self._batch_size = batch_size
         self._size = math.ceil(self._n / batch_size)
         self._shuffle = shuffle
+        self._shard = shard
+        if shard is not None:
+            last = self._n - (self._size - 1) * batch_size
+            if min(batch_size, last) < shard.size:
+                raise ValueError(f"{where}(): a global batch of {min(batch_size, last)} rows cannot be shared by "
+                                 f"{shard.size} processes ({self._n} samples, batch_size={batch_size}). Every "
+                                 "global batch needs at least one row per process: choose a batch_size (and a "
+                                 "number of samples) that leaves no batch smaller than the number of processes.")
         leaves = flatten(list(self._data))
         self._plain = len(leaves) == len(self._data) and all(type(a) is np.ndarray for a in self._data)
         row_bytes = sum(a.nbytes // max(len(a), 1) for a in leaves if not on_device(a))
@@ -84,7 +106,9 @@ class ArrayDataAdapter(DataAdapter):
         if self._shuffle == "batch":
             order = np.concatenate([np.random.permutation(min(self._batch_size, self._n - lo)) + lo
                                     for lo in range(0, self._n, self._batch_size)])
-        batches = self._batches(order)
+        if self._shard is not None and order is not None:  # every rank walks rank 0's order
+            order = self._shard.broadcast_array(np.ascontiguousarray(order, np.int64), what="epoch's permutation")
+        batches = self._batches(order) if self._shard is None else self._shard_batches(order)
         return Prefetcher(batches) if self._prefetch else batches
 
     def _batches(self, order):
@@ -96,3 +120,14 @@ class ArrayDataAdapter(DataAdapter):
                 yield tuple(a[idx] for a in data)
             else:
                 yield tuple(data_utils.take(part, idx) for part in data)
+
+    def _shard_batches(self, order):
+        n, size, data = self._n, self._batch_size, self._data
+        rank, ranks = self._shard.rank, self._shard.size
+        for lo in range(0, n, size):
+            rows = min(size, n - lo)
+            a, b = shard_bounds(rows, rank, ranks)
+            idx = slice(lo + a, lo + b) if order is None else order[lo + a:lo + b]
+            batch = ShardBatch(data_utils.take(part, idx) for part in data)
+            batch.window = (a, rows)
+            yield batch
