@@ -13,6 +13,10 @@ from the coordinates, so no mask is ever stored:
 with keep ~ Bernoulli(1 - rate) and z ~ N(0, 1). Results are identical for any thread count and
 kernel path (the normal draws up to float rounding of log/sin/cos).
 
+Under data parallelism each rank holds a share of the global batch (its rows `window`, see
+fastdnn.distribution): the draws are those of the global batch's rows, so the masks, and the
+weights they train, are the same on 1, 2 or 4 processes.
+
     >>> import numpy as np
     >>> from fastdnn import noise
     >>> stream = noise.NoiseStream(seed=7)
@@ -29,6 +33,7 @@ import numpy as np
 from . import random as frandom
 from ._dispatch import kernels, on_device
 from .autodiff import record, recording
+from .distribution.data_parallel import current_window
 from .ops import _x
 
 # SELU's constants (Klambauer et al., 2017); alpha dropout sets dropped units to SELU's
@@ -109,8 +114,29 @@ def resolve_noise_shape(noise_shape, shape):
     return out
 
 
+def _global_rows(x, mask_shape):
+    """(offset, global rows) when `x` is this rank's share of a global batch and the mask
+    varies along the rows, else None."""
+    window = current_window()
+    if window is None or on_device(x) or not x.ndim or mask_shape[0] == 1:
+        return None
+    offset, rows, total = window
+    return (offset, total) if x.shape[0] == rows else None
+
+
+def _draws(x, mask_shape, draw):
+    """`draw(ones of a shape)` for `mask_shape`, keyed by the global rows under data parallelism."""
+    rows = _global_rows(x, mask_shape)
+    if rows is None:
+        return draw(np.ones(mask_shape, np.float32))
+    offset, total = rows
+    full = draw(np.ones((total,) + tuple(mask_shape[1:]), np.float32))
+    return full[offset:offset + mask_shape[0]]
+
+
 def _broadcast_mask(x, mask_shape, coords, rate, scale, c_keep, c_drop, grad_scale):
-    """The Bernoulli rule with one draw per element of `mask_shape`, broadcast over `x`."""
+    """The Bernoulli rule with one draw per element of `mask_shape`, broadcast over `x` (and
+    the rule itself under data parallelism, with the draws of the global rows)."""
     if on_device(x):  # one kernel draws the mask's Philox words at the mask's coordinates
         n = kernels(x).native
         y = n.noise_bernoulli(x, rate, *coords, scale, c_keep, c_drop, mask_shape=mask_shape)
@@ -118,7 +144,7 @@ def _broadcast_mask(x, mask_shape, coords, rate, scale, c_keep, c_drop, grad_sca
             record(y, (x,), lambda g, needs: (
                 n.noise_bernoulli(_grad(g, x.shape), rate, *coords, grad_scale, mask_shape=mask_shape),))
         return y
-    keep = kernels(x).noise_bernoulli(np.ones(mask_shape, np.float32), rate, *coords, 1.0)
+    keep = _draws(x, mask_shape, lambda ones: kernels(x).noise_bernoulli(ones, rate, *coords, 1.0))
     y = np.asarray(np.where(keep != 0, x * np.float32(scale) + np.float32(c_keep), np.float32(c_drop)),
                    np.float32)
     if recording() is not None:
@@ -141,8 +167,9 @@ def dropout(x, rate, coords, noise_shape=None):
     x = _x(x, "x")
     rate = check_rate(rate)
     scale = 1.0 / (1.0 - rate)
-    if noise_shape is not None and resolve_noise_shape(noise_shape, x.shape) != x.shape:
-        return _broadcast_mask(x, resolve_noise_shape(noise_shape, x.shape), coords, rate, scale, 0.0, 0.0, scale)
+    mask_shape = resolve_noise_shape(noise_shape, x.shape)
+    if mask_shape != x.shape or _global_rows(x, mask_shape) is not None:
+        return _broadcast_mask(x, mask_shape, coords, rate, scale, 0.0, 0.0, scale)
     k = kernels(x)
     y = k.noise_bernoulli(x, rate, *coords, scale)
     if recording() is not None:
@@ -166,9 +193,9 @@ def alpha_dropout(x, rate, coords, noise_shape=None):
     x = _x(x, "x")
     rate = check_rate(rate)
     alpha_p, a, b = alpha_dropout_coefficients(rate)
-    if noise_shape is not None and resolve_noise_shape(noise_shape, x.shape) != x.shape:
-        return _broadcast_mask(x, resolve_noise_shape(noise_shape, x.shape), coords, rate, a, b,
-                               a * alpha_p + b, a)
+    mask_shape = resolve_noise_shape(noise_shape, x.shape)
+    if mask_shape != x.shape or _global_rows(x, mask_shape) is not None:
+        return _broadcast_mask(x, mask_shape, coords, rate, a, b, a * alpha_p + b, a)
     k = kernels(x)
     y = k.noise_bernoulli(x, rate, *coords, a, b, a * alpha_p + b)
     if recording() is not None:
@@ -185,6 +212,12 @@ def gaussian_dropout(x, rate, coords):
     x = _x(x, "x")
     sigma = math.sqrt(check_rate(rate) / (1.0 - rate))
     k = kernels(x)
+    if _global_rows(x, x.shape) is not None:  # a share of a global batch: its rows' draws
+        factor = _draws(x, x.shape, lambda ones: k.noise_normal(ones, *coords, 1.0, sigma, 0.0, 0.0))
+        y = np.asarray(x * factor, np.float32)
+        if recording() is not None:
+            record(y, (x,), lambda g, needs: (_grad(g, x.shape) * factor,))
+        return y
     y = k.noise_normal(x, *coords, 1.0, sigma, 0.0, 0.0)
     if recording() is not None:
         record(y, (x,), lambda g, needs: (k.noise_normal(_grad(g, x.shape), *coords, 1.0, sigma, 0.0, 0.0),))
@@ -198,7 +231,12 @@ def gaussian_noise(x, stddev, coords):
         x: inputs. stddev: a finite number >= 0. coords: (seed, stream, step).
     """
     x = _x(x, "x")
-    y = kernels(x).noise_normal(x, *coords, 1.0, 0.0, 0.0, float(stddev))
+    if _global_rows(x, x.shape) is not None:  # a share of a global batch: its rows' draws
+        noise = _draws(x, x.shape, lambda ones: kernels(x).noise_normal(ones, *coords, 0.0, 0.0, 0.0,
+                                                                           float(stddev)))
+        y = np.asarray(x + noise, np.float32)
+    else:
+        y = kernels(x).noise_normal(x, *coords, 1.0, 0.0, 0.0, float(stddev))
     if recording() is not None:
         record(y, (x,), lambda g, needs: (_grad(g, x.shape),))
     return y

@@ -116,7 +116,8 @@ def list_devices(device_type=None):
 
 @contextlib.contextmanager
 def batch_window(window):
-    """While a step runs: (first global row of this rank's rows, rows in the global batch)."""
+    """While a step runs: (first global row of this rank's rows, their number, rows in the
+    global batch)."""
     previous = _STATE["window"]
     _STATE["window"] = window
     try:
@@ -126,5 +127,5 @@ def batch_window(window):
 
 
 def current_window():
-    """(row offset, global rows) of the batch being trained under a distribution, else None."""
+    """(row offset, rows, global rows) of the share being trained under a distribution, else None."""
     return _STATE["window"]

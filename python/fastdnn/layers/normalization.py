@@ -7,6 +7,10 @@ The ops normalise over the last axis; every leading axis is a batch axis:
   dbeta in two passes.
 * `batch_norm_inference(x, mean, variance, gamma, beta, epsilon)`: fixed statistics, an affine
   map; differentiable wrt x, gamma and beta.
+* `synchronized_batch_norm_train(x, gamma, beta, epsilon, comm)`: the statistics of the global
+  batch, every rank's rows, under data parallelism (fastdnn.distribution): two all-reduces
+  forward (the sum, then the squared deviations from the global mean, in float64), one backward
+  (the sums of g and g·x̂), so that dx is the gradient of the global batch's loss.
 """
 
 import numpy as np
@@ -14,6 +18,7 @@ import numpy as np
 from .. import constraints, initializers, regularizers
 from .._dispatch import kernels, on_device
 from ..autodiff import record, recording
+from ..distribution.data_parallel import active_communicator
 from ..ops import _x
 from .base import Layer, serialize_object
 
@@ -85,6 +90,48 @@ def batch_norm_inference(x, mean, variance, gamma=None, beta=None, epsilon=1e-3)
     return y
 
 
+def synchronized_batch_norm_train(x, gamma, beta, epsilon, comm):
+    """`batch_norm_train` over the global batch: every rank's rows of `x` (see the module's
+    docstring). Returns (y, mean, variance) of the global batch."""
+    x = _x(x, "x")
+    gamma, beta = _vec(gamma, "gamma"), _vec(beta, "beta")
+    features = x.shape[-1]
+    rows = x.reshape(-1, features)
+    stats = np.empty(features + 1)
+    stats[:features] = rows.sum(axis=0, dtype=np.float64)
+    stats[features] = rows.shape[0]
+    comm.allreduce_sum(stats, "synchronized BatchNormalization's mean")
+    count = stats[features]
+    mean64 = stats[:features] / count
+    centred = rows - mean64
+    var64 = comm.allreduce_sum(np.einsum("ij,ij->j", centred, centred), "synchronized BatchNormalization's "
+                               "variance") / count
+    mean, var = mean64.astype(np.float32), var64.astype(np.float32)
+    k = kernels(x)
+    y = k.batchnorm_forward_infer(x, mean, var, gamma, beta, float(epsilon))
+    if recording() is not None:
+        inv_std = 1.0 / np.sqrt(var64 + epsilon)
+        inputs = [x] + [a for a in (gamma, beta) if a is not None]
+
+        def backward(g, needs):
+            g = np.asarray(_grad(g), np.float64).reshape(-1, features)
+            xhat = centred * inv_std
+            sums = np.concatenate([g.sum(axis=0), np.einsum("ij,ij->j", g, xhat)])
+            local = sums.copy()  # this rank's share of dbeta and dgamma (averaged over the ranks later)
+            comm.allreduce_sum(sums, "synchronized BatchNormalization's gradient")
+            scale = inv_std if gamma is None else inv_std * gamma
+            dx = scale * (g - sums[:features] / count - xhat * (sums[features:] / count))
+            grads = [dx.astype(np.float32).reshape(x.shape) if needs[0] else None]
+            if gamma is not None:
+                grads.append(local[features:].astype(np.float32) if needs[1] else None)
+            if beta is not None:
+                grads.append(local[:features].astype(np.float32) if needs[-1] else None)
+            return tuple(grads)
+
+        record(y, tuple(inputs), backward)
+    return y, mean, var
+
+
 class BatchNormalization(Layer):
     """Normalises its inputs over the batch, as keras.layers.BatchNormalization (Keras 3).
 
@@ -103,6 +150,9 @@ class BatchNormalization(Layer):
             initializers or their names.
         beta_regularizer, gamma_regularizer, beta_constraint, gamma_constraint: stored on the
             weights and in the config.
+        synchronized: under a DataParallel distribution, normalise with the statistics of the
+            global batch (all-reduced over the ranks) rather than of each rank's share, as
+            Keras's and PyTorch's SyncBatchNorm; one process trains alike either way.
 
     Example:
         >>> import fastdnn, numpy as np
@@ -171,7 +221,11 @@ class BatchNormalization(Layer):
         gamma = self.gamma.value if self.gamma is not None else None
         beta = self.beta.value if self.beta is not None else None
         if training and self.trainable:
-            y, mean, var = batch_norm_train(inputs, gamma, beta, self.epsilon)
+            comm = active_communicator() if self.synchronized else None
+            if comm is not None:
+                y, mean, var = synchronized_batch_norm_train(inputs, gamma, beta, self.epsilon, comm)
+            else:
+                y, mean, var = batch_norm_train(inputs, gamma, beta, self.epsilon)
             if inputs.size:  # an empty batch has no statistics
                 k = kernels(mean)  # moving = moving·momentum + batch·(1 − momentum)
                 k.moving_average(self.moving_mean._value, mean, self.momentum)

@@ -143,9 +143,9 @@ class Replica:
     # ---- each step -----------------------------------------------------------------------------
 
     def loss_scale(self, rows, window):
-        """rows·ranks/global rows, for a share of `rows` rows at `window` = (offset, global rows)
-        of a global batch (1 without a window: each rank's batches are its own)."""
-        return 1.0 if window is None else rows * self.comm.size / window[1]
+        """rows·ranks/global rows, for a share of `rows` rows at `window` = (offset, rows,
+        global rows) of a global batch (1 without a window: each rank's batches are its own)."""
+        return 1.0 if window is None else rows * self.comm.size / window[2]
 
     def reduce(self, grads, nonfinite):
         """(averaged gradients, agreed flags) of one training step; see the module docstring."""

@@ -30,7 +30,7 @@ PREFETCH_MIN_BYTES = 256 * 1024
 
 class ShardBatch(tuple):
     """One rank's (x, y, sample_weight) share of a global batch; `window` is (first global
-    row, rows in the global batch)."""
+    row, rows of this share, rows in the global batch)."""
 
     window = None
 
@@ -129,5 +129,5 @@ class ArrayDataAdapter(DataAdapter):
             a, b = shard_bounds(rows, rank, ranks)
             idx = slice(lo + a, lo + b) if order is None else order[lo + a:lo + b]
             batch = ShardBatch(data_utils.take(part, idx) for part in data)
-            batch.window = (a, rows)
+            batch.window = (a, b - a, rows)
             yield batch
