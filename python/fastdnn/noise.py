@@ -114,19 +114,24 @@ def resolve_noise_shape(noise_shape, shape):
     return out
 
 
-def _global_rows(x, mask_shape):
+def _rows_vary(noise_shape):
+    """Whether a mask of `noise_shape` draws per row (not one row broadcast over the batch)."""
+    return noise_shape is None or noise_shape[0] is None or noise_shape[0] != 1
+
+
+def _global_rows(x, per_row=True):
     """(offset, global rows) when `x` is this rank's share of a global batch and the mask
-    varies along the rows, else None."""
+    draws per row, else None."""
     window = current_window()
-    if window is None or on_device(x) or not x.ndim or mask_shape[0] == 1:
+    if window is None or not per_row or on_device(x) or not x.ndim:
         return None
     offset, rows, total = window
     return (offset, total) if x.shape[0] == rows else None
 
 
-def _draws(x, mask_shape, draw):
+def _draws(x, mask_shape, draw, per_row=True):
     """`draw(ones of a shape)` for `mask_shape`, keyed by the global rows under data parallelism."""
-    rows = _global_rows(x, mask_shape)
+    rows = _global_rows(x, per_row)
     if rows is None:
         return draw(np.ones(mask_shape, np.float32))
     offset, total = rows
@@ -134,7 +139,7 @@ def _draws(x, mask_shape, draw):
     return full[offset:offset + mask_shape[0]]
 
 
-def _broadcast_mask(x, mask_shape, coords, rate, scale, c_keep, c_drop, grad_scale):
+def _broadcast_mask(x, mask_shape, coords, rate, scale, c_keep, c_drop, grad_scale, per_row=True):
     """The Bernoulli rule with one draw per element of `mask_shape`, broadcast over `x` (and
     the rule itself under data parallelism, with the draws of the global rows)."""
     if on_device(x):  # one kernel draws the mask's Philox words at the mask's coordinates
@@ -144,7 +149,7 @@ def _broadcast_mask(x, mask_shape, coords, rate, scale, c_keep, c_drop, grad_sca
             record(y, (x,), lambda g, needs: (
                 n.noise_bernoulli(_grad(g, x.shape), rate, *coords, grad_scale, mask_shape=mask_shape),))
         return y
-    keep = _draws(x, mask_shape, lambda ones: kernels(x).noise_bernoulli(ones, rate, *coords, 1.0))
+    keep = _draws(x, mask_shape, lambda ones: kernels(x).noise_bernoulli(ones, rate, *coords, 1.0), per_row)
     y = np.asarray(np.where(keep != 0, x * np.float32(scale) + np.float32(c_keep), np.float32(c_drop)),
                    np.float32)
     if recording() is not None:
@@ -167,9 +172,9 @@ def dropout(x, rate, coords, noise_shape=None):
     x = _x(x, "x")
     rate = check_rate(rate)
     scale = 1.0 / (1.0 - rate)
-    mask_shape = resolve_noise_shape(noise_shape, x.shape)
-    if mask_shape != x.shape or _global_rows(x, mask_shape) is not None:
-        return _broadcast_mask(x, mask_shape, coords, rate, scale, 0.0, 0.0, scale)
+    mask_shape, per_row = resolve_noise_shape(noise_shape, x.shape), _rows_vary(noise_shape)
+    if mask_shape != x.shape or _global_rows(x, per_row) is not None:
+        return _broadcast_mask(x, mask_shape, coords, rate, scale, 0.0, 0.0, scale, per_row)
     k = kernels(x)
     y = k.noise_bernoulli(x, rate, *coords, scale)
     if recording() is not None:
@@ -193,9 +198,9 @@ def alpha_dropout(x, rate, coords, noise_shape=None):
     x = _x(x, "x")
     rate = check_rate(rate)
     alpha_p, a, b = alpha_dropout_coefficients(rate)
-    mask_shape = resolve_noise_shape(noise_shape, x.shape)
-    if mask_shape != x.shape or _global_rows(x, mask_shape) is not None:
-        return _broadcast_mask(x, mask_shape, coords, rate, a, b, a * alpha_p + b, a)
+    mask_shape, per_row = resolve_noise_shape(noise_shape, x.shape), _rows_vary(noise_shape)
+    if mask_shape != x.shape or _global_rows(x, per_row) is not None:
+        return _broadcast_mask(x, mask_shape, coords, rate, a, b, a * alpha_p + b, a, per_row)
     k = kernels(x)
     y = k.noise_bernoulli(x, rate, *coords, a, b, a * alpha_p + b)
     if recording() is not None:
@@ -212,7 +217,7 @@ def gaussian_dropout(x, rate, coords):
     x = _x(x, "x")
     sigma = math.sqrt(check_rate(rate) / (1.0 - rate))
     k = kernels(x)
-    if _global_rows(x, x.shape) is not None:  # a share of a global batch: its rows' draws
+    if _global_rows(x) is not None:  # a share of a global batch: its rows' draws
         factor = _draws(x, x.shape, lambda ones: k.noise_normal(ones, *coords, 1.0, sigma, 0.0, 0.0))
         y = np.asarray(x * factor, np.float32)
         if recording() is not None:
@@ -231,7 +236,7 @@ def gaussian_noise(x, stddev, coords):
         x: inputs. stddev: a finite number >= 0. coords: (seed, stream, step).
     """
     x = _x(x, "x")
-    if _global_rows(x, x.shape) is not None:  # a share of a global batch: its rows' draws
+    if _global_rows(x) is not None:  # a share of a global batch: its rows' draws
         noise = _draws(x, x.shape, lambda ones: kernels(x).noise_normal(ones, *coords, 0.0, 0.0, 0.0,
                                                                            float(stddev)))
         y = np.asarray(x + noise, np.float32)

@@ -8,10 +8,12 @@ then aborts the whole job.
 
 import os
 import sys
+import time
 
 from .communicator import Communicator
 
 _WORLD = {"comm": None}
+_FLUSH_S = 0.5
 
 
 def _import_mpi():
@@ -31,6 +33,7 @@ def _abort_on_uncaught(comm):
         previous(kind, value, tb)
         sys.stderr.flush()
         if comm.size > 1:
+            time.sleep(_FLUSH_S)  # the launcher forwards the traceback before it ends the job
             comm.abort(1)
 
     sys.excepthook = hook

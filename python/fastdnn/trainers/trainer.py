@@ -593,7 +593,11 @@ class Trainer:
             if not self.built:
                 self._build_from_data(batch[0])
             cbs.on_test_batch_begin(step)
-            logs = {k: _log_value(v) for k, v in self.test_step(batch).items()}
+            window = getattr(batch, "window", None)
+            if window is not None and not window[1]:  # a share without rows: only the metrics' all-reduce
+                logs = {k: _log_value(v) for k, v in self.get_metrics_result().items()}
+            else:
+                logs = {k: _log_value(v) for k, v in self.test_step(batch).items()}
             cbs.on_test_batch_end(step, logs)
         cbs.on_test_end(logs)
         return logs

@@ -48,7 +48,7 @@ class ArrayDataAdapter(DataAdapter):
 
     Raises:
         ValueError: for class and sample weights together, mismatched lengths, empty data, or,
-            sharded, a global batch with fewer rows than there are ranks.
+            sharded for training, a global batch with fewer rows than there are ranks.
     """
 
     def __init__(self, x, y=None, sample_weight=None, batch_size=None, steps=None, shuffle=False,
@@ -69,7 +69,7 @@ class ArrayDataAdapter(DataAdapter):
         self._size = math.ceil(self._n / batch_size)
         self._shuffle = shuffle
         self._shard = shard
-        if shard is not None:
+        if shard is not None and where == "fit":  # evaluate skips an empty share (trainer.py)
             last = self._n - (self._size - 1) * batch_size
             if min(batch_size, last) < shard.size:
                 raise ValueError(f"{where}(): a global batch of {min(batch_size, last)} rows cannot be shared by "
