@@ -6,7 +6,6 @@ Each scenario writes what it observed to OUTDIR/<scenario>_rank<r>.npz.
 """
 
 import os
-import pickle
 import signal
 import sys
 import time
@@ -111,20 +110,24 @@ class _At(keras.callbacks.Callback):
         self.seen += 1
 
 
-def _fault_fit(out, action, callbacks=(), epochs=3):
+def _fault_fit(out, action, epochs=3):
+    """The plain model, checkpointed by rank 0 at each epoch's end, with `action` on rank 1 at
+    global step 13 (the middle of the second epoch). Returns the model and whether fit was
+    interrupted."""
     x, y, _, _ = data()
     keras.utils.set_random_seed(4)
     model = plain_model()
     model.compile(loss="sparse_categorical_crossentropy", optimizer="sgd")
-    rank = keras.distribution.world().rank
-    checkpoint = keras.callbacks.ModelCheckpoint(os.path.join(out, f"checkpoint_rank{rank}.keras"))
-    model.fit(x, y, batch_size=BATCH, epochs=epochs, verbose=0,
-              callbacks=[checkpoint, _At(1, 13, action), *callbacks])
-    return model
+    checkpoint = keras.callbacks.ModelCheckpoint(os.path.join(out, "checkpoint.keras"))
+    try:
+        model.fit(x, y, batch_size=BATCH, epochs=epochs, verbose=0, callbacks=[checkpoint, _At(1, 13, action)])
+    except KeyboardInterrupt:
+        return model, True
+    return model, False
 
 
 def kill(parallel, out=None, rank=0):
-    """Rank 1 is SIGKILLed in the middle of the second epoch (step 13 of 10 per epoch)."""
+    """Rank 1 is SIGKILLed in the middle of the second epoch."""
     _fault_fit(out, lambda: os.kill(os.getpid(), signal.SIGKILL))
     return {}
 
@@ -138,19 +141,14 @@ def raises(parallel, out=None, rank=0):
 
 
 def interrupt(parallel, out=None, rank=0):
-    """Ctrl-C reaches rank 1 alone, in the middle of the second epoch: both ranks stop after the same step."""
-    try:
-        model = _fault_fit(out, lambda: os.kill(os.getpid(), signal.SIGINT), epochs=5)
-        stopped = False
-    except KeyboardInterrupt:
-        stopped = True
-    # The model is the last one built: read its state through the checkpoint-free global list.
-    return {"stopped": np.array(stopped), "iterations": np.array(_LAST["model"].optimizer.iterations),
-            **_weights(_LAST["model"])} if not stopped or True else {}
+    """Ctrl-C reaches rank 1 alone, in the middle of the second epoch: every rank stops after
+    the same step."""
+    model, stopped = _fault_fit(out, lambda: os.kill(os.getpid(), signal.SIGINT), epochs=5)
+    return {"stopped": np.array(stopped), "iterations": np.array(model.optimizer.iterations), **_weights(model)}
 
 
 def stall(parallel, out=None, rank=0):
-    """Rank 1 stalls longer than the collective timeout: rank 0 raises DistributedError."""
+    """Rank 1 stalls for longer than the collective timeout: rank 0 raises DistributedError."""
     try:
         _fault_fit(out, lambda: time.sleep(6))
         return {"error": np.array("")}
@@ -177,27 +175,15 @@ def mismatch(parallel, out=None, rank=0):
     return {"errors": np.array(errors), "iterations": np.array(model.optimizer.iterations)}
 
 
-_LAST = {}
-
-
 def main():
     scenario, out = sys.argv[1], sys.argv[2]
     comm = keras.distribution.initialize()
     keras.distribution.set_distribution(keras.distribution.DataParallel())
-    original = keras.models.Sequential.compile
-
-    def remember(self, *args, **kwargs):  # the interrupt scenario reads the last compiled model
-        _LAST["model"] = self
-        return original(self, *args, **kwargs)
-
-    keras.models.Sequential.compile = remember
     result = globals()[scenario](True, out, comm.rank)
     path = os.path.join(out, f"{scenario}_rank{comm.rank}.npz")
     with open(path + ".tmp", "wb") as f:
         np.savez(f, **result)
     os.replace(path + ".tmp", path)
-    with open(os.path.join(out, f"{scenario}_rank{comm.rank}.pkl"), "wb") as f:
-        pickle.dump(sorted(result), f)
 
 
 if __name__ == "__main__":

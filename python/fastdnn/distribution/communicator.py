@@ -10,6 +10,7 @@ Gradients travel in one flat float32 buffer, reused from step to step and cut in
 its number of tensors.
 """
 
+import atexit
 import os
 import pickle
 import time
@@ -60,6 +61,7 @@ class Communicator:
         self.size = comm.Get_size()
         self.local_rank, self.local_size = local_rank, local_size
         self._failed = None
+        self._stuck, self._abort_registered = [], False
         self._buffer = np.empty(0, np.float32)
         self.reduce_seconds = 0.0  # time spent in gradient all-reduces (for benchmarks)
         self.reduce_calls = 0
@@ -87,12 +89,13 @@ class Communicator:
             if polls % 64 == 0 and time.monotonic() > deadline:
                 self._failed = (f"rank {self.rank}: the other ranks did not join the {what} within "
                                 f"{collective_timeout():g} s (FASTDNN_COLLECTIVE_TIMEOUT); a rank died, hung "
-                                "or raised. The job cannot go on.")
-                for req in requests:
-                    try:
-                        req.Cancel()
-                    except Exception:  # noqa: BLE001 (MPI may refuse to cancel a collective)
-                        pass
+                                "or raised. The job cannot go on: this process ends the job when it exits.")
+                # MPI cannot cancel a collective: its requests (and the buffers they hold) stay
+                # alive, and at exit the job is aborted rather than finalized around them.
+                self._stuck.append(requests)
+                if not self._abort_registered:
+                    atexit.register(self.abort, 1)
+                    self._abort_registered = True
                 raise DistributedError(self._failed)
 
     def _check(self):

@@ -39,10 +39,26 @@ def _abort_on_uncaught(comm):
     sys.excepthook = hook
 
 
+def _share_cores(comm):
+    """Each of the ranks on one machine gets its share of the cores for its thread pool, so
+    that `mpiexec -n 2` on 2 cores runs 2 × 1 threads, not 2 × 2 ($FASTDNN_NUM_THREADS or
+    set_num_threads override it). A rank the launcher bound to some cores shares only those."""
+    from .. import _runtime
+
+    if os.environ.get("FASTDNN_NUM_THREADS"):  # the user's own setting stands
+        return
+    machine = os.cpu_count() or 1
+    mine = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else machine
+    shared = mine if mine < machine else machine // max(1, comm.local_size)  # bound: its own cores
+    _runtime.set_num_threads(max(1, shared))
+
+
 def initialize(job_addresses=None, num_processes=None, process_id=None):
     """Joins the MPI world started by `mpiexec` (once; later calls return the same world).
 
-    Keras 3's arguments are checks here: MPI's launcher already fixed the world.
+    Keras 3's arguments are checks here: MPI's launcher already fixed the world. The thread
+    pool of each rank takes its share of the machine's cores (cores // ranks on the machine);
+    `fastdnn.set_num_threads` afterwards overrides it.
 
     Args:
         job_addresses: not used by MPI (the launcher's hostfile places the processes); must be None.
@@ -67,6 +83,7 @@ def initialize(job_addresses=None, num_processes=None, process_id=None):
         local.Free()
         _WORLD["comm"] = comm
         _abort_on_uncaught(comm)
+        _share_cores(comm)
     if num_processes is not None and int(num_processes) != comm.size:
         raise ValueError(f"initialize(num_processes={num_processes}) but mpiexec started {comm.size} "
                          f"processes: launch with `mpiexec -n {num_processes}`.")

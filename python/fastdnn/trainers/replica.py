@@ -52,6 +52,29 @@ def _layer_configs(model):
     return out
 
 
+def _short(value, limit=120):
+    text = value if isinstance(value, str) else json.dumps(value, default=repr)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _first_layer_difference(per_rank):
+    """The first layer whose class or config differs between the ranks, in words."""
+    if len({len(layers) for layers in per_rank}) > 1:
+        return "number of layers: " + ", ".join(f"rank {i}: {len(layers)}" for i, layers in enumerate(per_rank))
+    for index, entries in enumerate(zip(*per_rank)):
+        if len({json.dumps(e, sort_keys=True, default=repr) for e in entries}) == 1:
+            continue
+        kinds = {e[0] for e in entries}
+        if len(kinds) > 1:
+            return f"layer {index}: " + ", ".join(f"rank {i}: {e[0]}" for i, e in enumerate(entries))
+        configs = [e[1] or {} for e in entries]
+        keys = sorted({k for c in configs for k in c if len({json.dumps(d.get(k), default=repr)
+                                                             for d in configs}) > 1})
+        return f"layer {index} ({entries[0][0]}) " + "; ".join(
+            f"{k}: " + ", ".join(f"rank {i}: {_short(c.get(k), 60)}" for i, c in enumerate(configs)) for k in keys)
+    return "layers"
+
+
 def _metric_variables(metrics):
     out = []
     for metric in metrics:
@@ -101,20 +124,25 @@ class Replica:
             ValueError: naming what differs and on which ranks.
         """
         model = self.model
-        mine = {"model": _digest([type(model).__name__, _layer_configs(model)]),
-                "weight shapes": _digest([list(v.shape) for v in model.weights])}
+        mine = {"layers": _layer_configs(model), "weight shapes": [list(v.shape) for v in model.weights]}
         if getattr(model, "optimizer", None) is not None:
-            mine["optimizer"] = _digest([type(model.optimizer).__name__,
-                                         _strip_names(model.optimizer.get_config())])
+            mine["optimizer"] = [type(model.optimizer).__name__, _strip_names(model.optimizer.get_config())]
         mine.update({k: repr(v) for k, v in settings.items()})
-        everyone = self.comm.allgather_object(mine, "check that the ranks agree")
-        differ = [key for key in mine if len({str(r.get(key)) for r in everyone}) > 1]
-        if differ:
-            detail = "; ".join(
-                f"{key}: " + ", ".join(f"rank {i}: {r.get(key)}" for i, r in enumerate(everyone)) for key in differ)
+        everyone = self.comm.allgather_object({k: (_digest(v), v) for k, v in mine.items()},
+                                              "check that the ranks agree")
+        problems = []
+        for key in mine:
+            if len({r[key][0] for r in everyone}) == 1:
+                continue
+            if key == "layers":
+                problems.append(_first_layer_difference([r[key][1] for r in everyone]))
+            else:
+                problems.append(f"{key}: " + ", ".join(f"rank {i}: {_short(r[key][1])}"
+                                                      for i, r in enumerate(everyone)))
+        if problems:
             raise ValueError("The processes of this DataParallel run differ, and would train apart: "
-                             f"{detail}. Every rank must build the same model and optimizer and pass the "
-                             "same data sizes and arguments.")
+                             + "; ".join(problems) + ". Every rank must build the same model and optimizer "
+                             "and pass the same data sizes and arguments.")
 
     def take_chief_state(self, resumed_epoch=None, optimizer=True):
         """Every rank takes rank 0's weights, optimizer state, dropout streams and resumed epoch
