@@ -224,8 +224,7 @@ def test_a_rank_that_raises_ends_the_job_with_its_error(tmp_path):
 
 
 @needs_mpi
-def test_a_stalled_rank_makes_the_others_raise_within_the_timeout(tmp_path):
+def test_a_stalled_rank_ends_the_job_within_the_timeout(tmp_path):
     rc, log, seconds = launch(2, "stall", tmp_path, timeout=120, env={"FASTDNN_COLLECTIVE_TIMEOUT": "2"})
-    assert rc != 0 and seconds < 60, log
-    error = str(results(tmp_path, "stall", 1)[0]["error"])
-    assert "did not join the gradient all-reduce within 2 s" in error
+    assert rc != 0 and seconds < 20, log  # rank 1 sleeps 30 s: the job ended long before
+    assert "rank 0: the other ranks did not join the gradient all-reduce within 2 s" in log

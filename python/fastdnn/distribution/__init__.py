@@ -12,14 +12,13 @@ rank 0 alone draws the progress bar and writes files. `import fastdnn` never imp
 loads at `initialize()` (install it with `pip install "fastdnn[mpi]"`).
 """
 
-from .communicator import Communicator, DistributedError, collective_timeout
+from .communicator import Communicator, collective_timeout
 from .data_parallel import DataParallel, distribution, list_devices, set_distribution
 from .world import initialize, world
 
 __all__ = [
     "Communicator",
     "DataParallel",
-    "DistributedError",
     "collective_timeout",
     "distribution",
     "initialize",
