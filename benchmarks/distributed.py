@@ -25,7 +25,6 @@ stops paying).
 import argparse
 import json
 import os
-import shutil
 import socket
 import statistics
 import subprocess
@@ -34,6 +33,8 @@ import tempfile
 import time
 
 import numpy as np
+
+from fastdnn.distribution.launch import mpiexec_command
 
 HERE = os.path.abspath(__file__)
 
@@ -142,17 +143,6 @@ def run_torch(args):
 
 # ---- the driver ----------------------------------------------------------------------------------
 
-def _mpiexec():
-    exe = shutil.which("mpiexec")
-    if exe is None:
-        return None
-    version = subprocess.run([exe, "--version"], capture_output=True, text=True).stdout
-    flags = []
-    if "Open MPI" in version or "OpenRTE" in version:
-        flags = ["--oversubscribe", "--bind-to", "none"] + (["--allow-run-as-root"] if os.geteuid() == 0 else [])
-    return [exe, *flags]
-
-
 def _free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -167,7 +157,7 @@ def launch(args, engine, procs, threads):
         if args.data:
             cmd += ["--data", args.data]
         if procs > 1:
-            cmd = _mpiexec() + ["-n", str(procs)] + cmd + ["--mpi"]
+            cmd = mpiexec_command(procs) + cmd + ["--mpi"]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
             print(f"  {engine} {procs}x{threads} failed:\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
@@ -217,7 +207,7 @@ def main():
             with open(args.out, "w") as f:
                 json.dump(out, f)
         return
-    if _mpiexec() is None:
+    if mpiexec_command(2) is None:
         sys.exit("needs mpiexec and mpi4py: pip install 'fastdnn[mpi]'")
     layouts = [("fastdnn", 1, 2), ("fastdnn", 2, 1), ("fastdnn", 2, 2)]
     try:

@@ -14,6 +14,7 @@ loads at `initialize()` (install it with `pip install "fastdnn[mpi]"`).
 
 from .communicator import Communicator, collective_timeout
 from .data_parallel import DataParallel, distribution, list_devices, set_distribution
+from .launch import mpiexec_command
 from .world import initialize, world
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "distribution",
     "initialize",
     "list_devices",
+    "mpiexec_command",
     "set_distribution",
     "world",
 ]
