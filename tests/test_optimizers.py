@@ -263,5 +263,5 @@ def test_optimizer_update_hyperparameter_of_wrong_type(value):
 
 def test_optimizer_update_unknown_kind_lists_the_kinds():
     w, g = _one()
-    with pytest.raises(ValueError, match=r"expected an integer in \[0, 5\].*Nadam"):
+    with pytest.raises(ValueError, match=r"expected an integer in \[0, 6\).*5 nadam"):
         _C.optimizer_update(9, w, g, [[]], {})

@@ -17,6 +17,7 @@ namespace fastdnn {
 py::tuple gemm_op(const py::array& a, const py::array& b, bool transpose_a, bool transpose_b,
                   py::object out, bool accumulate, py::object bias, int activation, float alpha,
                   bool keep_preactivation);
+void bind_codes(py::module_& m);
 void bind_activations(py::module_& m);
 void bind_losses(py::module_& m);
 void bind_optimizers(py::module_& m);
@@ -40,6 +41,7 @@ PYBIND11_MODULE(_C, m) {
 
   m.def("get_num_threads", &get_num_threads);
   m.def("set_num_threads", &set_num_threads, py::arg("n"));
+  bind_codes(m);
   bind_activations(m);
   bind_losses(m);
   bind_optimizers(m);

@@ -85,12 +85,12 @@ inline py::array output_or_new(const py::object& out, const std::vector<int64_t>
   return a;
 }
 
-// An activation code of csrc/core/activation.h, or a ValueError listing the valid codes.
+// An activation code of csrc/core/codes.h, or a ValueError listing the valid codes.
 inline Act checked_act(int code) {
   if (code < 0 || code >= kNumActs)
     throw py::value_error("Unknown activation code " + std::to_string(code) + "; expected an integer in [0, " +
-                          std::to_string(kNumActs) + "): 0 identity, 1 relu, 2 leaky_relu, 3 elu, 4 selu, "
-                          "5 sigmoid, 6 tanh.");
+                          std::to_string(kNumActs) + "): " +
+                          code_names(FASTDNN_ACTIVATIONS(FASTDNN_CODE_NAME)) + ".");
   return static_cast<Act>(code);
 }
 

@@ -4,6 +4,8 @@
 #pragma once
 #include <cstdint>
 
+#include "../core/codes.h"
+
 namespace fastdnn::cuda {
 
 // Element strides that read an array as one of `shape` (ndim <= kMaxDims): 0 on the axes it is
@@ -126,8 +128,7 @@ struct ConstraintDev {
 void constrain(float* w, int64_t outer, int64_t red, int64_t inner, const ConstraintDev& c);
 
 // ---- elementwise.cu ---------------------------------------------------------------------------
-enum BinaryOp { kAdd = 0, kSubtract, kMultiply, kDivide, kMaximum, kMinimum, kGreaterEqual, kGreater, kSecond };
-enum UnaryOp { kNegative = 0, kSquare, kAbs, kExp, kLog, kSqrt, kClip, kScale, kSign, kInside, kGelu, kGeluGrad };
+// op: a BinaryOp / UnaryOp of csrc/core/codes.h.
 // y (n elements of s.shape) = op(a, b) with broadcasting through the strides.
 void binary(int op, const float* a, const float* b, float* y, int64_t n, const Strided& s);
 // y = op(x) over n elements; clip and inside use [p0, p1], scale multiplies by p0; gelu and its

@@ -42,8 +42,8 @@ __global__ void ordered_sum_kernel(const double* partial, int n, double* out) {
 __device__ double constraint_scale_dev(const ConstraintDev& c, double norm) {
   double desired;
   switch (c.kind) {
-    case 0: desired = fmin(fmax(norm, 0.0), c.max_value); break;  // MaxNorm
-    case 2: desired = 1.0; break;                                   // UnitNorm
+    case kMaxNorm: desired = fmin(fmax(norm, 0.0), c.max_value); break;
+    case kUnitNorm: desired = 1.0; break;
     default: desired = c.rate * fmin(fmax(norm, c.min_value), c.max_value) + (1.0 - c.rate) * norm;
   }
   return desired / (1e-7 + norm);  // ε = keras.backend.epsilon()

@@ -14,11 +14,11 @@
 #include <cmath>
 #include <cstdint>
 
+#include "../core/codes.h"
 #include "../random/philox.h"
 
 namespace fastdnn {
 
-enum NoiseKind { kBernoulli = 0, kNormal = 1 };
 
 struct NoiseArgs {
   const float* x;

@@ -7,9 +7,10 @@
 #include <cmath>
 #include <cstdint>
 
+#include "../core/codes.h"
+
 namespace fastdnn {
 
-enum OptimKind { kSgd = 0, kAdagrad = 1, kRmsprop = 2, kAdam = 3, kAdamax = 4, kNadam = 5 };
 
 struct OptimHyper {
   int kind;

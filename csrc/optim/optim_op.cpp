@@ -55,9 +55,10 @@ T hyper_value(const py::dict& hyper, const char* key, const char* what) {
 
 void optimizer_update_op(int kind, const py::list& params, const py::list& grads,
                          const py::list& slots, const py::dict& hyper) {
-  if (kind < kSgd || kind > kNadam)
-    throw py::value_error("Unknown optimizer kind " + std::to_string(kind) + "; expected an integer in [0, 5]: "
-                          "0 SGD, 1 Adagrad, 2 RMSprop, 3 Adam, 4 Adamax, 5 Nadam.");
+  if (kind < 0 || kind >= kNumOptimKinds)
+    throw py::value_error("Unknown optimizer kind " + std::to_string(kind) + "; expected an integer in [0, " +
+                          std::to_string(kNumOptimKinds) + "): " + code_names(FASTDNN_OPTIMIZERS(FASTDNN_CODE_NAME)) +
+                          ".");
   OptimHyper h{};
   h.kind = kind;
   auto f = [&](const char* k, float d) { return hyper.contains(k) ? hyper_value<float>(hyper, k, "a number") : d; };

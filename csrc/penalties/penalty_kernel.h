@@ -14,9 +14,10 @@
 #include <cmath>
 #include <cstdint>
 
+#include "../core/codes.h"
+
 namespace fastdnn {
 
-enum ConstraintKind { kMaxNorm = 0, kNonNeg = 1, kUnitNorm = 2, kMinMaxNorm = 3 };
 constexpr double kConstraintEpsilon = 1e-7;  // keras.backend.epsilon()
 
 struct ConstraintSpec {

@@ -111,7 +111,7 @@ void apply_constraints_op(const py::list& params, const py::list& specs) {
     if (s.size() != 7) throw py::value_error("A constraint spec is (kind, min_value, max_value, rate, outer, red, inner).");
     const ConstraintSpec spec{s[0].cast<int>(), s[1].cast<double>(), s[2].cast<double>(), s[3].cast<double>()};
     const int64_t outer = s[4].cast<int64_t>(), red = s[5].cast<int64_t>(), inner = s[6].cast<int64_t>();
-    if (spec.kind < kMaxNorm || spec.kind > kMinMaxNorm)
+    if (spec.kind < 0 || spec.kind >= kNumConstraintKinds)
       throw py::value_error("Unknown constraint kind " + std::to_string(spec.kind) + ".");
     if (outer < 0 || red < 0 || inner < 0 || outer * red * inner != (int64_t)w.size())
       throw py::value_error("Constraint layout " + std::to_string(outer) + " × " + std::to_string(red) + " × " +

@@ -21,10 +21,13 @@ import operator
 
 import numpy as np
 
+from ._codes import CONSTRAINT
 from ._registry import Registry
 
 EPSILON = 1e-7  # keras.backend.epsilon()
-_MAX_NORM, _NON_NEG, _UNIT_NORM, _MIN_MAX_NORM = 0, 1, 2, 3  # kinds of csrc/penalties
+# Kinds of the native constraint kernels (csrc/core/codes.h, through fastdnn._C.ConstraintKind).
+_MAX_NORM, _NON_NEG, _UNIT_NORM, _MIN_MAX_NORM = (
+    CONSTRAINT[k] for k in ("max_norm", "non_neg", "unit_norm", "min_max_norm"))
 
 
 def _number(name, value, low=0.0, high=None):

@@ -15,29 +15,19 @@ import math
 import numpy as np
 
 from ._arrays import as_float32
+from ._codes import ACTIVATION, BINARY, UNARY
 from ._dispatch import host_only, kernels, on_device
 from .autodiff import lookup, note, record, recording
 from .variables import Variable
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
-# Activation codes of the native kernels (csrc/core/activation.h).
-_ACTIVATION_CODES = {
-    None: 0,
-    "linear": 0,
-    "identity": 0,
-    "relu": 1,
-    "leaky_relu": 2,
-    "elu": 3,
-    "selu": 4,
-    "sigmoid": 5,
-    "tanh": 6,
-}
+# Activation codes of the native kernels (csrc/core/codes.h, through fastdnn._C.Activation).
+_ACTIVATION_CODES = {None: ACTIVATION["identity"], "linear": ACTIVATION["identity"], **ACTIVATION}
 
 # (code, alpha) of activations called without arguments.
-_PLAIN_CODES = {None: (0, 0.0), "linear": (0, 0.0), "identity": (0, 0.0), "relu": (1, 0.0),
-                "leaky_relu": (2, 0.2), "elu": (3, 1.0), "selu": (4, 0.0), "sigmoid": (5, 0.0),
-                "tanh": (6, 0.0)}
+_PLAIN_CODES = {name: (code, {"leaky_relu": 0.2, "elu": 1.0}.get(name, 0.0))
+                for name, code in _ACTIVATION_CODES.items()}
 
 # Keyword arguments each activation accepts, with defaults. leaky_relu takes Keras 3's
 # `negative_slope` and the book's `alpha`; elu takes `alpha`.
@@ -504,12 +494,15 @@ def _unary(x, forward, grad, device=None):
     return y
 
 
-# On the GPU: the op codes of fastdnn._cuda's binary/unary (csrc/cuda/kernels.h), each backward
+# On the GPU: the op codes of fastdnn._cuda's binary/unary (csrc/core/codes.h), each backward
 # written with those same kernels; gradients are summed down to broadcast inputs with reduce_to.
-_ADD, _SUBTRACT, _MULTIPLY, _DIVIDE, _MAXIMUM, _MINIMUM, _GE, _GT = range(8)
+_ADD, _SUBTRACT, _MULTIPLY, _DIVIDE = BINARY["add"], BINARY["subtract"], BINARY["multiply"], BINARY["divide"]
+_MAXIMUM, _MINIMUM, _GE, _GT = BINARY["maximum"], BINARY["minimum"], BINARY["greater_equal"], BINARY["greater"]
 _BINARY_CODES = {"add": _ADD, "subtract": _SUBTRACT, "multiply": _MULTIPLY, "divide": _DIVIDE,
                  "maximum": _MAXIMUM, "minimum": _MINIMUM}
-_NEGATIVE, _SQUARE, _ABS, _EXP, _LOG, _SQRT, _CLIP, _SCALE, _SIGN, _INSIDE, _GELU, _GELU_GRAD = range(12)
+_NEGATIVE, _SQUARE, _ABS, _EXP, _LOG, _SQRT = (UNARY[k] for k in ("negative", "square", "abs", "exp", "log", "sqrt"))
+_CLIP, _SCALE, _SIGN, _INSIDE, _GELU, _GELU_GRAD = (
+    UNARY[k] for k in ("clip", "scale", "sign", "inside", "gelu", "gelu_grad"))
 
 
 def _unbroadcast_device(native, g, shape):

@@ -15,12 +15,13 @@ import math
 import numpy as np
 
 from . import schedules  # noqa: F401  (keras.optimizers.schedules)
+from ._codes import OPTIMIZER
 from ._dispatch import host, kernels, like, on_device
 from ._registry import Registry
 from .distribution.data_parallel import active_communicator
 from .variables import Variable
 
-_KIND = {"sgd": 0, "adagrad": 1, "rmsprop": 2, "adam": 3, "adamax": 4, "nadam": 5}
+_KIND = OPTIMIZER  # csrc/core/codes.h, through fastdnn._C.OptimizerKind
 
 
 def _check(name, value, low=None, high=None, low_open=False):
