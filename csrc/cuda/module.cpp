@@ -19,6 +19,7 @@
 #include "runtime.h"
 
 namespace py = pybind11;
+using namespace fastdnn;
 using namespace fastdnn::cuda;
 
 namespace {
@@ -464,7 +465,7 @@ void optimizer_update_op(int kind, const py::list& params, const py::list& grads
 // ---- element-wise arithmetic with broadcasting (elementwise.cu) ------------------------------------
 
 Tensor binary_op(int op, const py::object& a_, const py::object& b_) {
-  if (op < kAdd || op > kSecond) throw py::value_error("Unknown binary op code " + std::to_string(op) + ".");
+  if (op < 0 || op >= kNumBinaryOps) throw py::value_error("Unknown binary op code " + std::to_string(op) + ".");
   const Tensor& a = f32(a_, "a");
   const Tensor& b = f32(b_, "b");
   std::vector<int64_t> shape(std::max(a.shape.size(), b.shape.size()));
@@ -506,7 +507,7 @@ Tensor broadcast_to_op(const py::object& x_, const py::handle& shape_) {
 }
 
 Tensor unary_op(int op, const py::object& x_, float p0, float p1) {
-  if (op < kNegative || op > kGeluGrad) throw py::value_error("Unknown unary op code " + std::to_string(op) + ".");
+  if (op < 0 || op >= kNumUnaryOps) throw py::value_error("Unknown unary op code " + std::to_string(op) + ".");
   const Tensor& x = f32(x_, "x");
   Tensor y = empty(x.shape);
   unary(op, x.f32(), y.f32(), x.size(), p0, p1);
