@@ -11,30 +11,27 @@ namespace fastdnn {
 
 #define FASTDNN_BIND_CODE(cpp, py, code) .value(#py, Enum::cpp)
 
-template <class E>
-using Bound = py::enum_<E>;
-
 void bind_codes(py::module_& m) {
   {
     using Enum = Act;
-    Bound<Enum>(m, "Activation", "Activation codes of the native kernels (core/codes.h).")
+    py::enum_<Enum>(m, "Activation", "Activation codes of the native kernels (core/codes.h).")
         FASTDNN_ACTIVATIONS(FASTDNN_BIND_CODE);
   }
   {
     using Enum = BinaryOp;
-    Bound<Enum>(m, "BinaryOp", "Binary element-wise op codes (core/codes.h).") FASTDNN_BINARY_OPS(FASTDNN_BIND_CODE);
+    py::enum_<Enum>(m, "BinaryOp", "Binary element-wise op codes (core/codes.h).") FASTDNN_BINARY_OPS(FASTDNN_BIND_CODE);
   }
   {
     using Enum = UnaryOp;
-    Bound<Enum>(m, "UnaryOp", "Unary element-wise op codes (core/codes.h).") FASTDNN_UNARY_OPS(FASTDNN_BIND_CODE);
+    py::enum_<Enum>(m, "UnaryOp", "Unary element-wise op codes (core/codes.h).") FASTDNN_UNARY_OPS(FASTDNN_BIND_CODE);
   }
   {
     using Enum = OptimKind;
-    Bound<Enum>(m, "OptimizerKind", "Optimizer rule codes (core/codes.h).") FASTDNN_OPTIMIZERS(FASTDNN_BIND_CODE);
+    py::enum_<Enum>(m, "OptimizerKind", "Optimizer rule codes (core/codes.h).") FASTDNN_OPTIMIZERS(FASTDNN_BIND_CODE);
   }
   {
     using Enum = ConstraintKind;
-    Bound<Enum>(m, "ConstraintKind", "Weight constraint codes (core/codes.h).") FASTDNN_CONSTRAINTS(FASTDNN_BIND_CODE);
+    py::enum_<Enum>(m, "ConstraintKind", "Weight constraint codes (core/codes.h).") FASTDNN_CONSTRAINTS(FASTDNN_BIND_CODE);
   }
 }
 

@@ -11,7 +11,6 @@
 
 namespace fastdnn {
 
-
 struct OptimHyper {
   int kind;
   float lr, beta1, beta2, eps, rho, momentum, weight_decay, clipvalue;

@@ -498,8 +498,7 @@ def _unary(x, forward, grad, device=None):
 # written with those same kernels; gradients are summed down to broadcast inputs with reduce_to.
 _ADD, _SUBTRACT, _MULTIPLY, _DIVIDE = BINARY["add"], BINARY["subtract"], BINARY["multiply"], BINARY["divide"]
 _MAXIMUM, _MINIMUM, _GE, _GT = BINARY["maximum"], BINARY["minimum"], BINARY["greater_equal"], BINARY["greater"]
-_BINARY_CODES = {"add": _ADD, "subtract": _SUBTRACT, "multiply": _MULTIPLY, "divide": _DIVIDE,
-                 "maximum": _MAXIMUM, "minimum": _MINIMUM}
+_BINARY_CODES = {k: BINARY[k] for k in ("add", "subtract", "multiply", "divide", "maximum", "minimum")}
 _NEGATIVE, _SQUARE, _ABS, _EXP, _LOG, _SQRT = (UNARY[k] for k in ("negative", "square", "abs", "exp", "log", "sqrt"))
 _CLIP, _SCALE, _SIGN, _INSIDE, _GELU, _GELU_GRAD = (
     UNARY[k] for k in ("clip", "scale", "sign", "inside", "gelu", "gelu_grad"))
