@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "../core/arrays.h"
-#include "../core/isa.h"
+#include "../isa/isa.h"
 
 namespace fastdnn {
 

@@ -13,7 +13,7 @@
 #include <string>
 
 #include "../core/arrays.h"
-#include "../core/isa.h"
+#include "../isa/isa.h"
 #include "../core/threadpool.h"
 #include "dropout_kernel.h"
 

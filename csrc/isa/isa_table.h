@@ -3,7 +3,7 @@
 #pragma once
 #include "../activations/act_kernel.h"
 #include "../batchnorm/bn_kernel.h"
-#include "../core/isa.h"
+#include "isa.h"
 #include "../dropout/dropout_kernel.h"
 #include "../gemm/gemm_kernel.h"
 #include "../losses/xent_kernel.h"

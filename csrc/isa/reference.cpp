@@ -2,7 +2,7 @@
 // set_isa("reference") so tests can run the whole library on it.
 #include "../activations/act_ref.h"
 #include "../batchnorm/bn_kernel.h"
-#include "../core/isa.h"
+#include "isa.h"
 #include "../penalties/penalty_kernel.h"
 
 namespace fastdnn {

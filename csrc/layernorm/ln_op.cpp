@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "../core/arrays.h"
-#include "../core/isa.h"
+#include "../isa/isa.h"
 #include "../core/threadpool.h"
 #include "ln_kernel.h"
 #include "ln_ref.h"

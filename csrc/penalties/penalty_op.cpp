@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "../core/arrays.h"
-#include "../core/isa.h"
+#include "../isa/isa.h"
 #include "../core/threadpool.h"
 #include "penalty_kernel.h"
 

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "../core/arrays.h"
-#include "../core/isa.h"
+#include "../isa/isa.h"
 #include "../core/threadpool.h"
 #include "stats.h"
 
