@@ -4,6 +4,7 @@
 #include "../batchnorm/bn_kernel.h"
 #include "isa.h"
 #include "../penalties/penalty_kernel.h"
+#include "../stats/stats.h"
 
 namespace fastdnn {
 
@@ -27,7 +28,10 @@ const CpuIsa& isa_reference() {
                           &bn_kernel::affine<Scalar>,
                           &bn_kernel::backward<Scalar>,
                           &penalty_reference,
-                          &noise_reference};
+                          &noise_reference,
+                          &constrain_reference,
+                          &activation_stats_reference,
+                          &sum_squares_reference};
   return isa;
 }
 

@@ -27,8 +27,6 @@ namespace {
 // Ranges of 64 Ki values; under 256 Ki values in all, the call stays on one thread.
 constexpr int64_t kChunk = 1 << 16, kParallelMin = 1 << 18;
 
-bool use_reference() { return std::string(cpu_isa().name) == "reference"; }
-
 std::vector<float> factors(const py::list& values, size_t count, const char* name) {
   if (values.size() != count)
     throw py::value_error(std::string("weight_penalty needs one `") + name + "` factor per parameter. Received " +
@@ -131,7 +129,7 @@ void apply_constraints_op(const py::list& params, const py::list& specs) {
         items.push_back({data, red, inner, o, std::min(outer, o + cols), 0, 1, spec});
     }
   }
-  const auto kernel = use_reference() ? constrain_reference : constrain_fast;
+  const auto kernel = cpu_isa().constrain;
   py::gil_scoped_release nogil;
   auto run = [&](int i) {
     const Item& it = items[i];
