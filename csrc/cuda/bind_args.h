@@ -1,7 +1,7 @@
 // The argument helpers every CUDA binding file (bind_*.cpp) shares: a Python object as a device
 // array of the right dtype and rank (TypeError / ValueError naming the argument), optional
 // per-feature vectors, `out` arrays, shape arguments, host uploads, and the strides of
-// broadcasting element-wise kernels.
+// broadcasting element-wise kernels. The scalar checks are the CPU ops' (core/checks.h).
 #pragma once
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "../core/checks.h"
 #include "kernels.h"
 #include "runtime.h"
 
@@ -54,11 +55,7 @@ inline void same_shape(const Tensor& a, const char* an, const Tensor& b, const c
                           shape_str(a.shape) + " and " + shape_str(b.shape) + ".");
 }
 
-inline int checked_act(int code) {
-  if (code < 0 || code > 6)
-    throw py::value_error("Unknown activation code " + std::to_string(code) + "; expected 0..6.");
-  return code;
-}
+inline int checked_act(int code) { return check_act_code(code); }
 
 // `out` if given (float32 of `shape`), else a new array.
 inline Tensor output(const py::object& out, const std::vector<int64_t>& shape) {

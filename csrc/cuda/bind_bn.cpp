@@ -6,11 +6,6 @@ namespace fastdnn::cuda {
 
 namespace {
 
-void check_eps(double eps) {
-  if (!(eps >= 0.0) || !std::isfinite(eps))
-    throw py::value_error("`epsilon` must be a finite number >= 0. Received: " + std::to_string(eps));
-}
-
 py::tuple bn_train_op(const py::object& x_, const py::object& gamma, const py::object& beta, double eps) {
   const Tensor& x = f32(x_, "x", -1, 1);
   check_eps(eps);

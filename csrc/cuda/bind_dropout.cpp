@@ -6,21 +6,13 @@ namespace fastdnn::cuda {
 
 namespace {
 
-void check_finite(double v, const char* name) {
-  if (!std::isfinite(v))
-    throw py::value_error(std::string("`") + name + "` must be a finite number. Received: " + std::to_string(v));
-}
-
 // With mask_shape (broadcast against x, NumPy's rule), one draw per element of the mask.
 Tensor bernoulli_op(const py::object& x_, double rate, uint64_t seed, uint32_t stream, uint64_t step, double scale,
                     double c_keep, double c_drop, const py::object& out, const py::object& mask_shape) {
   const Tensor& x = f32(x_, "x");
-  if (!(rate >= 0.0 && rate < 1.0))
-    throw py::value_error("Received an invalid value for `rate`, expected a float in [0, 1). Received: rate=" +
-                          std::to_string(rate));
+  check_rate(rate);
   check_finite(scale, "scale"), check_finite(c_keep, "c_keep"), check_finite(c_drop, "c_drop");
-  if (x.size() > (int64_t(1) << 34))
-    throw py::value_error("Random ops take at most 2**34 elements per call; split it into smaller batches.");
+  check_random_size(x.size());
   const uint32_t threshold = (uint32_t)std::min(std::nearbyint(rate * 4294967296.0), 4294967295.0);
   Tensor y = output(out, x.shape);
   if (!mask_shape.is_none() && shape_arg(mask_shape) != x.shape) {
@@ -45,8 +37,7 @@ Tensor normal_op(const py::object& x_, uint64_t seed, uint32_t stream, uint64_t 
                  double c1, const py::object& out) {
   const Tensor& x = f32(x_, "x");
   check_finite(m0, "m0"), check_finite(m1, "m1"), check_finite(c0, "c0"), check_finite(c1, "c1");
-  if (x.size() > (int64_t(1) << 34))
-    throw py::value_error("Random ops take at most 2**34 elements per call; split it into smaller batches.");
+  check_random_size(x.size());
   Tensor y = output(out, x.shape);
   noise_normal(x.f32(), y.f32(), x.size(), seed, stream, step, (float)m0, (float)m1, (float)c0, (float)c1);
   return y;

@@ -8,10 +8,10 @@ namespace {
 // The signatures of fastdnn._C.weight_penalty and apply_constraints (csrc/penalties/penalty_op.cpp).
 double weight_penalty_op(const py::list& params, const py::object& grads, const py::list& l1, const py::list& l2) {
   const size_t count = params.size();
-  if (l1.size() != count || l2.size() != count)
-    throw py::value_error("weight_penalty needs one `l1` and one `l2` factor per parameter. Received " +
-                          std::to_string(l1.size()) + " and " + std::to_string(l2.size()) + " for " +
-                          std::to_string(count) + " parameters.");
+  check_factor_count(l1.size(), count, "l1");
+  for (const auto& v : l1) check_factor(v.cast<double>(), "l1");
+  check_factor_count(l2.size(), count, "l2");
+  for (const auto& v : l2) check_factor(v.cast<double>(), "l2");
   const bool with_grads = !grads.is_none();
   py::list glist = with_grads ? py::reinterpret_borrow<py::list>(grads) : py::list();
   if (with_grads && glist.size() != count)
@@ -21,9 +21,6 @@ double weight_penalty_op(const py::list& params, const py::object& grads, const 
   for (size_t t = 0; t < count; ++t) {
     const Tensor& w = f32(params[t], "params");
     const double a = l1[t].cast<double>(), b = l2[t].cast<double>();
-    if (!(a >= 0) || !(b >= 0) || !std::isfinite(a) || !std::isfinite(b))
-      throw py::value_error("`l1` and `l2` factors must be finite and non-negative. Received: " +
-                            std::to_string(a) + ", " + std::to_string(b) + ".");
     ts[t] = PenaltyTensorDev{w.f32(), nullptr, w.size(), (float)a, (float)b};
     if (with_grads) {
       const Tensor& g = f32(glist[t], "grads");
@@ -46,10 +43,7 @@ void apply_constraints_op(const py::list& params, const py::list& specs) {
       throw py::value_error("A constraint spec is (kind, min_value, max_value, rate, outer, red, inner).");
     const ConstraintDev c{s[0].cast<int>(), s[1].cast<double>(), s[2].cast<double>(), s[3].cast<double>()};
     const int64_t outer = s[4].cast<int64_t>(), red = s[5].cast<int64_t>(), inner = s[6].cast<int64_t>();
-    if (c.kind < 0 || c.kind > 3) throw py::value_error("Unknown constraint kind " + std::to_string(c.kind) + ".");
-    if (outer < 0 || red < 0 || inner < 0 || outer * red * inner != w.size())
-      throw py::value_error("Constraint layout " + std::to_string(outer) + " × " + std::to_string(red) + " × " +
-                            std::to_string(inner) + " does not cover a parameter of shape " + shape_str(w.shape) + ".");
+    check_constraint(c.kind, outer, red, inner, w.size(), shape_str(w.shape));
     constrain(w.f32(), outer, red, inner, c);
   }
 }
