@@ -7,7 +7,7 @@
 #include <algorithm>
 
 #include "../core/arrays.h"
-#include "../core/isa.h"
+#include "../isa/isa.h"
 #include "../core/threadpool.h"
 
 namespace fastdnn {

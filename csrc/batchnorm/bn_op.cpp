@@ -19,7 +19,8 @@
 #include <vector>
 
 #include "../core/arrays.h"
-#include "../core/isa.h"
+#include "../core/checks.h"
+#include "../isa/isa.h"
 
 namespace fastdnn {
 
@@ -67,11 +68,6 @@ const float* feature_vec(const py::object& obj, const char* name, int64_t cols) 
     throw py::value_error(std::string("`") + name + "` must have shape (" + std::to_string(cols) +
                           ",), one value per feature of the last axis. Received shape " + shape_str(a) + ".");
   return p;
-}
-
-void check_eps(double eps) {
-  if (!(eps >= 0.0) || !std::isfinite(eps))
-    throw py::value_error("`epsilon` must be a finite number >= 0. Received: " + std::to_string(eps));
 }
 
 py::array vec_f32(int64_t n) { return py::array_t<float>(std::vector<py::ssize_t>{(py::ssize_t)n}); }

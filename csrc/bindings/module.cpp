@@ -5,7 +5,7 @@
 #include <pybind11/stl.h>
 
 #include "../core/cpu.h"
-#include "../core/isa.h"
+#include "../isa/isa.h"
 #include "../core/memory.h"
 #include "../core/threadpool.h"
 #include "../cuda/device_py.h"

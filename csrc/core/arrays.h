@@ -10,15 +10,15 @@
 #include <vector>
 
 #include "activation.h"
+#include "checks.h"
 
 namespace fastdnn {
 
 namespace py = pybind11;
 
 inline std::string shape_str(const py::array& a) {
-  std::string s = "(";
-  for (py::ssize_t i = 0; i < a.ndim(); ++i) s += (i ? ", " : "") + std::to_string(a.shape(i));
-  return s + (a.ndim() == 1 ? ",)" : ")");
+  const std::vector<int64_t> dims(a.shape(), a.shape() + a.ndim());
+  return shape_str(dims.data(), dims.size());
 }
 
 // A read-only float32, C-contiguous input of `ndim` dimensions.
@@ -85,14 +85,8 @@ inline py::array output_or_new(const py::object& out, const std::vector<int64_t>
   return a;
 }
 
-// An activation code of csrc/core/codes.h, or a ValueError listing the valid codes.
-inline Act checked_act(int code) {
-  if (code < 0 || code >= kNumActs)
-    throw py::value_error("Unknown activation code " + std::to_string(code) + "; expected an integer in [0, " +
-                          std::to_string(kNumActs) + "): " +
-                          code_names(FASTDNN_ACTIVATIONS(FASTDNN_CODE_NAME)) + ".");
-  return static_cast<Act>(code);
-}
+// An activation code of csrc/core/codes.h, or a ValueError listing the valid codes (checks.h).
+inline Act checked_act(int code) { return static_cast<Act>(check_act_code(code)); }
 
 // True when the byte ranges of two arrays overlap.
 inline bool overlaps(const py::array& a, const py::array& b) {

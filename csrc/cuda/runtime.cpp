@@ -1,6 +1,8 @@
 // The backend's device, stream, memory and copies (runtime.h).
 #include "runtime.h"
 
+#include "../core/checks.h"
+
 #include <cstring>
 #include <mutex>
 
@@ -136,9 +138,7 @@ void copy(const Tensor& src, const Tensor& dst) {
 }
 
 std::string shape_str(const std::vector<int64_t>& shape) {
-  std::string s = "(";
-  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + (shape.size() == 1 ? ",)" : ")");
+  return fastdnn::shape_str(shape.data(), shape.size());
 }
 
 }  // namespace fastdnn::cuda

@@ -13,7 +13,8 @@
 #include <string>
 
 #include "../core/arrays.h"
-#include "../core/isa.h"
+#include "../core/checks.h"
+#include "../isa/isa.h"
 #include "../core/threadpool.h"
 #include "dropout_kernel.h"
 
@@ -23,24 +24,9 @@ namespace py = pybind11;
 
 namespace {
 
-constexpr int64_t kMaxElements = int64_t(1) << 34;
-
-void check_size(const py::array& x) {
-  if ((int64_t)x.size() > kMaxElements)
-    throw py::value_error("Random ops take at most 2**34 elements per call. Received an array of " +
-                          std::to_string(x.size()) + " elements; split it into smaller batches.");
-}
-
-void check_finite(double v, const char* name) {
-  if (!std::isfinite(v))
-    throw py::value_error(std::string("`") + name + "` must be a finite number. Received: " + std::to_string(v));
-}
-
 // P(bits < threshold) = threshold / 2^32 ≈ rate.
 uint32_t drop_threshold(double rate) {
-  if (!(rate >= 0.0 && rate < 1.0))
-    throw py::value_error("Received an invalid value for `rate`, expected a float in [0, 1). Received: rate=" +
-                          std::to_string(rate));
+  check_rate(rate);
   return (uint32_t)std::min(std::nearbyint(rate * 4294967296.0), 4294967295.0);
 }
 
@@ -60,7 +46,7 @@ void run_parallel(const NoiseArgs& a, int64_t n) {
 
 py::array launch(const py::array& x, py::object out, NoiseArgs a) {
   a.x = input_f32_nd(x, "x", 0);
-  check_size(x);
+  check_random_size((int64_t)x.size());
   py::array y = output_or_new(out, shape_of(x), &a.y);
   const int64_t n = x.size();
   py::gil_scoped_release nogil;

@@ -1,5 +1,5 @@
 // The CPU dispatch point for GEMM: splits C into one block per thread and runs the kernel path
-// in use (core/isa.h) on each block on the thread pool. Arguments arrive validated (gemm_op.cpp).
+// in use (isa/isa.h) on each block on the thread pool. Arguments arrive validated (gemm_op.cpp).
 #include "gemm.h"
 
 #include <algorithm>
@@ -7,7 +7,7 @@
 #include <cstdlib>
 #include <stdexcept>
 
-#include "../core/isa.h"
+#include "../isa/isa.h"
 #include "../core/threadpool.h"
 
 namespace fastdnn {

@@ -3,12 +3,14 @@
 #pragma once
 #include "../activations/act_kernel.h"
 #include "../batchnorm/bn_kernel.h"
-#include "../core/isa.h"
+#include "isa.h"
 #include "../dropout/dropout_kernel.h"
 #include "../gemm/gemm_kernel.h"
 #include "../losses/xent_kernel.h"
 #include "../optim/optim_kernel.h"
+#include "../penalties/constrain_simd.h"
 #include "../penalties/penalty_simd.h"
+#include "../stats/stats_kernel.h"
 
 namespace fastdnn {
 
@@ -26,7 +28,10 @@ CpuIsa make_isa(int mr) {
                 &bn_kernel::affine<V>,
                 &bn_kernel::backward<V>,
                 &penalty_kernel::weight_penalty<V>,
-                &noise_kernel::run<V>};
+                &noise_kernel::run<V>,
+                &penalty_kernel::constrain<V>,
+                &stats_kernel::activation_stats<V>,
+                &stats_kernel::sum_squares<V>};
 }
 
 }  // namespace fastdnn

@@ -2,8 +2,9 @@
 // set_isa("reference") so tests can run the whole library on it.
 #include "../activations/act_ref.h"
 #include "../batchnorm/bn_kernel.h"
-#include "../core/isa.h"
+#include "isa.h"
 #include "../penalties/penalty_kernel.h"
+#include "../stats/stats.h"
 
 namespace fastdnn {
 
@@ -27,7 +28,10 @@ const CpuIsa& isa_reference() {
                           &bn_kernel::affine<Scalar>,
                           &bn_kernel::backward<Scalar>,
                           &penalty_reference,
-                          &noise_reference};
+                          &noise_reference,
+                          &constrain_reference,
+                          &activation_stats_reference,
+                          &sum_squares_reference};
   return isa;
 }
 

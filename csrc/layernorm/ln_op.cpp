@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "../core/arrays.h"
-#include "../core/isa.h"
+#include "../isa/isa.h"
 #include "../core/threadpool.h"
 #include "ln_kernel.h"
 #include "ln_ref.h"
@@ -63,7 +63,7 @@ const float* row_vec(const py::array& a, const char* name, const std::vector<py:
   return p;
 }
 
-void check_eps(double eps) {
+void check_ln_eps(double eps) {  // names the argument in its message, unlike core/checks.h's check_eps
   if (!(eps >= 0.0) || !std::isfinite(eps))
     throw py::value_error("`epsilon` must be a finite number >= 0. Received: epsilon=" + std::to_string(eps));
 }
@@ -153,7 +153,7 @@ const double* optional_f64(const py::object& obj, F64* holder, int64_t cols, con
 
 py::tuple layernorm_forward_op(const py::array& x, py::object gamma, py::object beta, double eps) {
   const float* xp = input_f32_nd(x, "x", 1);
-  check_eps(eps);
+  check_ln_eps(eps);
   const int64_t cols = x.shape(x.ndim() - 1);
   int64_t rows;
   std::vector<py::ssize_t> stats_shape = row_shape(x, &rows);
@@ -195,7 +195,7 @@ py::tuple layernorm_backward_op(const py::array& dy, const py::array& x, const p
 // Float64 reference of the forward, for tests: (y, mean, var) in float64.
 py::tuple layernorm_reference_forward_op(F64 x, py::object gamma, py::object beta, double eps) {
   if (x.ndim() < 1) throw py::value_error("`x` must have at least 1 dimension.");
-  check_eps(eps);
+  check_ln_eps(eps);
   const int64_t cols = x.shape(x.ndim() - 1);
   int64_t rows;
   std::vector<py::ssize_t> stats_shape = row_shape(x, &rows);
@@ -214,7 +214,7 @@ py::tuple layernorm_reference_backward_op(F64 dy, F64 x, py::object gamma, doubl
   if (x.ndim() < 1) throw py::value_error("`x` must have at least 1 dimension.");
   if (dy.ndim() != x.ndim() || !std::equal(x.shape(), x.shape() + x.ndim(), dy.shape()))
     throw py::value_error("`dy` and `x` must have the same shape.");
-  check_eps(eps);
+  check_ln_eps(eps);
   const int64_t cols = x.shape(x.ndim() - 1);
   int64_t rows;
   row_shape(x, &rows);

@@ -5,7 +5,7 @@
 #include <pybind11/pybind11.h>
 
 #include "../core/arrays.h"
-#include "../core/isa.h"
+#include "../isa/isa.h"
 
 namespace fastdnn {
 

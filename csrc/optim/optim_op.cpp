@@ -23,7 +23,7 @@
 #include <vector>
 
 #include "../core/arrays.h"
-#include "../core/isa.h"
+#include "../isa/isa.h"
 #include "../core/threadpool.h"
 #include "optim_kernel.h"
 

@@ -8,8 +8,8 @@
 //   UnitNorm    w ·= 1 / (ε + ‖w‖)
 //   MinMaxNorm  w ·= (rate·clip(‖w‖, min, max) + (1 − rate)·‖w‖) / (ε + ‖w‖)
 //   NonNeg      w ·= (w >= 0)
-// Fast float32 kernels here; the float64 reference of the same formulas is penalty_ref.cpp, and
-// penalty_op.cpp picks it when the "reference" kernel path is set.
+// Fast float32 kernels per ISA (penalty_simd.h, constrain_simd.h); the float64 reference of the
+// same formulas is penalty_ref.cpp, the "reference" table's (isa/reference.cpp).
 #pragma once
 #include <cmath>
 #include <cstdint>
@@ -39,9 +39,8 @@ inline double constraint_scale(const ConstraintSpec& c, double norm) {
 // The float64 reference of the penalty over n values (the vectorised one is penalty_simd.h).
 double penalty_reference(const float* w, float* g, int64_t n, float l1, float l2);
 
-// Constrains columns [c0, c1) of rows [o0, o1) of an outer × red × inner tensor.
-void constrain_fast(float* w, int64_t red, int64_t inner, int64_t o0, int64_t o1, int64_t c0,
-                    int64_t c1, const ConstraintSpec& c);
+// Constrains columns [c0, c1) of rows [o0, o1) of an outer × red × inner tensor (the per-ISA
+// kernel is constrain_simd.h).
 void constrain_reference(float* w, int64_t red, int64_t inner, int64_t o0, int64_t o1, int64_t c0,
                          int64_t c1, const ConstraintSpec& c);
 

@@ -14,7 +14,8 @@
 #include <vector>
 
 #include "../core/arrays.h"
-#include "../core/isa.h"
+#include "../core/checks.h"
+#include "../isa/isa.h"
 #include "../core/threadpool.h"
 #include "penalty_kernel.h"
 
@@ -27,18 +28,12 @@ namespace {
 // Ranges of 64 Ki values; under 256 Ki values in all, the call stays on one thread.
 constexpr int64_t kChunk = 1 << 16, kParallelMin = 1 << 18;
 
-bool use_reference() { return std::string(cpu_isa().name) == "reference"; }
-
 std::vector<float> factors(const py::list& values, size_t count, const char* name) {
-  if (values.size() != count)
-    throw py::value_error(std::string("weight_penalty needs one `") + name + "` factor per parameter. Received " +
-                          std::to_string(values.size()) + " for " + std::to_string(count) + " parameters.");
+  check_factor_count(values.size(), count, name);
   std::vector<float> out;
   for (const auto& v : values) {
     const double x = v.cast<double>();
-    if (!(x >= 0) || !std::isfinite(x))
-      throw py::value_error(std::string("`") + name + "` factors must be finite and non-negative. Received: " +
-                            std::to_string(x) + ".");
+    check_factor(x, name);
     out.push_back((float)x);
   }
   return out;
@@ -111,11 +106,7 @@ void apply_constraints_op(const py::list& params, const py::list& specs) {
     if (s.size() != 7) throw py::value_error("A constraint spec is (kind, min_value, max_value, rate, outer, red, inner).");
     const ConstraintSpec spec{s[0].cast<int>(), s[1].cast<double>(), s[2].cast<double>(), s[3].cast<double>()};
     const int64_t outer = s[4].cast<int64_t>(), red = s[5].cast<int64_t>(), inner = s[6].cast<int64_t>();
-    if (spec.kind < 0 || spec.kind >= kNumConstraintKinds)
-      throw py::value_error("Unknown constraint kind " + std::to_string(spec.kind) + ".");
-    if (outer < 0 || red < 0 || inner < 0 || outer * red * inner != (int64_t)w.size())
-      throw py::value_error("Constraint layout " + std::to_string(outer) + " × " + std::to_string(red) + " × " +
-                            std::to_string(inner) + " does not cover a parameter of shape " + shape_str(w) + ".");
+    check_constraint(spec.kind, outer, red, inner, (int64_t)w.size(), shape_str(w));
     total += (int64_t)w.size();
     if (w.size() == 0) continue;
     // Work items of about kChunk values: column blocks when the norms run down columns, else
@@ -131,7 +122,7 @@ void apply_constraints_op(const py::list& params, const py::list& specs) {
         items.push_back({data, red, inner, o, std::min(outer, o + cols), 0, 1, spec});
     }
   }
-  const auto kernel = use_reference() ? constrain_reference : constrain_fast;
+  const auto kernel = cpu_isa().constrain;
   py::gil_scoped_release nogil;
   auto run = [&](int i) {
     const Item& it = items[i];

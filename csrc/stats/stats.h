@@ -12,8 +12,9 @@
 //                     optionally copying each tensor into a given array in the same pass (a
 //                     snapshot of the weights before an update, without a second pass).
 //
-// stats_kernel.cpp holds the fast loops, stats_ref.cpp the plain float64 reference used when
-// set_isa("reference") is active; tests/test_monitoring.py checks both against float64 NumPy.
+// stats_kernel.h holds the fast loops (instantiated per ISA), stats_ref.cpp the plain float64
+// reference of the "reference" table; the CpuIsa table in use (isa/isa.h) picks one.
+// tests/test_monitoring.py checks both against float64 NumPy.
 #pragma once
 #include <cstdint>
 
@@ -24,14 +25,11 @@ struct ActivationStats {
   int64_t dead_units = 0, saturated_units = 0, saturated_values = 0, nonfinite = 0;
 };
 
-ActivationStats activation_stats_fast(const float* x, int64_t rows, int64_t cols, float low,
-                                      float high, float tolerance);
 ActivationStats activation_stats_reference(const float* x, int64_t rows, int64_t cols, float low,
                                            float high, float tolerance);
 
 // Σ f(v)² over elements [i0, i1) of one tensor (u may be null; clipvalue <= 0 means no clamp);
 // when copy is not null, copy[i] = v[i] too.
-double sum_squares_fast(const float* v, const float* u, int64_t i0, int64_t i1, float clipvalue, float* copy);
 double sum_squares_reference(const float* v, const float* u, int64_t i0, int64_t i1, float clipvalue,
                              float* copy);
 

@@ -1,6 +1,6 @@
 // Entry points of the training statistics (fastdnn._C.activation_stats, sum_squares): input
-// checks here, once; then the fast loops (stats_kernel.cpp), or the float64 reference
-// (stats_ref.cpp) while set_isa("reference") is active, run without the GIL.
+// checks here, once; then the kernels of the CpuIsa table in use (the per-ISA loops of
+// stats_kernel.h, or the float64 reference of stats_ref.cpp), run without the GIL.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
@@ -10,19 +10,13 @@
 #include <vector>
 
 #include "../core/arrays.h"
-#include "../core/isa.h"
+#include "../isa/isa.h"
 #include "../core/threadpool.h"
 #include "stats.h"
 
 namespace fastdnn {
 
 namespace py = pybind11;
-
-namespace {
-
-bool use_reference() { return std::string(cpu_isa().name) == "reference"; }
-
-}  // namespace
 
 py::dict activation_stats_op(const py::array& x, float low, float high, float tolerance) {
   const float* xp = input_f32_nd(x, "x", 1);
@@ -36,7 +30,7 @@ py::dict activation_stats_op(const py::array& x, float low, float high, float to
   ActivationStats s;
   {
     py::gil_scoped_release nogil;
-    s = (use_reference() ? activation_stats_reference : activation_stats_fast)(xp, rows, cols, low, high, tolerance);
+    s = cpu_isa().activation_stats(xp, rows, cols, low, high, tolerance);
   }
   py::dict d;
   d["count"] = rows * cols;
@@ -101,7 +95,7 @@ py::array sum_squares_op(const py::list& tensors, py::object others, float clipv
   double* out = result.mutable_data();
   {
     py::gil_scoped_release nogil;
-    const auto kernel = use_reference() ? sum_squares_reference : sum_squares_fast;
+    const auto kernel = cpu_isa().sum_squares;
     // Chunks of 64 Ki values over all tensors, split across the pool only from 4 Mi values: a
     // pass over a few MB is memory-bound and takes tens of microseconds on one core, and on a
     // busy machine waking a second thread costs more than that (measured on the chapter's

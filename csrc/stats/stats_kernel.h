@@ -1,24 +1,27 @@
-// Fast loops of the training statistics (stats.h). Both are one streaming pass over memory: the
-// inner loops run across independent lanes (columns, or 16 partial sums), which the compiler
-// vectorises at -O3 on the baseline ISA, and float partial sums are flushed to float64 every
-// kBlock rows or elements so the totals keep float64-like accuracy (error ~kBlock·eps relative
-// per block instead of n·eps).
+// Fast loops of the training statistics (stats.h), compiled once per ISA: each csrc/isa/*.cpp
+// instantiates them with its own flags (isa_table.h); V (that file's SIMD traits) only gives each
+// ISA its own instantiation. Both are one streaming pass over memory: the inner loops run across
+// independent lanes (columns, or 16 partial sums), which the compiler vectorises at -O3, and
+// float partial sums are flushed to float64 every kBlock rows or elements so the totals keep
+// float64-like accuracy (error ~kBlock·eps relative per block instead of n·eps).
+#pragma once
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
+#include <cstdint>
 #include <vector>
 
 #include "stats.h"
 
 namespace fastdnn {
+namespace stats_kernel {
 
-namespace {
 constexpr int64_t kBlock = 256;  // rows (or 16-element groups) per float partial sum
 constexpr int kLanes = 16;
-}  // namespace
 
-ActivationStats activation_stats_fast(const float* x, int64_t rows, int64_t cols, float low,
-                                      float high, float tolerance) {
+template <class V>
+ActivationStats activation_stats(const float* x, int64_t rows, int64_t cols, float low, float high,
+                                 float tolerance) {
   ActivationStats s;
   if (rows <= 0 || cols <= 0) return s;
   const bool check_saturation = tolerance >= 0;
@@ -55,11 +58,14 @@ ActivationStats activation_stats_fast(const float* x, int64_t rows, int64_t cols
   return s;
 }
 
-namespace {
-
 // One branch-free loop per case, so the 16 lanes vectorise: v² (no flag), (v - u)² (kDiff),
-// clamp(v, -c, c)² (kClip; NaN stays NaN); kCopy also writes v to dst in the same pass.
-template <bool kDiff, bool kClip, bool kCopy>
+// clamp(v, -c, c)² (kClip; NaN stays NaN); kCopy also writes v to dst in the same pass. No
+// d·d + acc is fused (FMA): it would chain the 16 lanes through the FMA's longer latency (two
+// AVX2 registers, ~8% slower) and round differently on each ISA.
+template <class V, bool kDiff, bool kClip, bool kCopy>
+#if defined(__GNUC__) && !defined(__clang__)
+__attribute__((optimize("fp-contract=off")))
+#endif
 double sum_squares_loop(const float* v, const float* u, int64_t i0, int64_t i1, float c, float* dst) {
   double total = 0;
   float acc[kLanes];
@@ -87,18 +93,18 @@ double sum_squares_loop(const float* v, const float* u, int64_t i0, int64_t i1, 
   return total;
 }
 
-}  // namespace
-
-double sum_squares_fast(const float* v, const float* u, int64_t i0, int64_t i1, float clipvalue, float* copy) {
+template <class V>
+double sum_squares(const float* v, const float* u, int64_t i0, int64_t i1, float clipvalue, float* copy) {
   if (copy) {
     if (u || clipvalue > 0) std::copy(v + i0, v + i1, copy + i0);  // combinations the monitor never asks
-    else return sum_squares_loop<false, false, true>(v, u, i0, i1, 0, copy);
+    else return sum_squares_loop<V, false, false, true>(v, u, i0, i1, 0, copy);
   }
   if (clipvalue > 0)
-    return u ? sum_squares_loop<true, true, false>(v, u, i0, i1, clipvalue, nullptr)
-             : sum_squares_loop<false, true, false>(v, u, i0, i1, clipvalue, nullptr);
-  return u ? sum_squares_loop<true, false, false>(v, u, i0, i1, 0, nullptr)
-           : sum_squares_loop<false, false, false>(v, u, i0, i1, 0, nullptr);
+    return u ? sum_squares_loop<V, true, true, false>(v, u, i0, i1, clipvalue, nullptr)
+             : sum_squares_loop<V, false, true, false>(v, u, i0, i1, clipvalue, nullptr);
+  return u ? sum_squares_loop<V, true, false, false>(v, u, i0, i1, 0, nullptr)
+           : sum_squares_loop<V, false, false, false>(v, u, i0, i1, 0, nullptr);
 }
 
+}  // namespace stats_kernel
 }  // namespace fastdnn

@@ -4,7 +4,7 @@
 #include <cstdlib>
 #include <stdexcept>
 
-#include "cpu.h"
+#include "../core/cpu.h"
 
 namespace fastdnn {
 namespace {

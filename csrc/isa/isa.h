@@ -1,7 +1,8 @@
 // The CPU kernel paths. Each ISA (avx512, avx2, portable, and the plain reference) provides one
 // table of kernels, compiled in its own file with its own flags (csrc/isa/*.cpp); the table in
 // use is chosen once at run time from what the CPU offers, and can be forced for testing.
-// Every op's dispatch (gemm.cpp, act_op.cpp, xent_op.cpp) calls through cpu_isa().
+// Every op's dispatch (gemm.cpp, act_op.cpp, xent_op.cpp, penalty_op.cpp, stats_op.cpp, ...)
+// calls through cpu_isa().
 #pragma once
 #include <cstdint>
 #include <string>
@@ -10,7 +11,9 @@
 #include "../dropout/dropout_kernel.h"
 #include "../gemm/gemm.h"
 #include "../optim/optim_kernel.h"
-#include "activation.h"
+#include "../penalties/penalty_kernel.h"
+#include "../stats/stats.h"
+#include "../core/activation.h"
 
 namespace fastdnn {
 
@@ -52,6 +55,16 @@ struct CpuIsa {
   // The dropout family over elements [i0, i1) (i0 a multiple of 4) of one flat array
   // (dropout_kernel.h): Philox draws, then y = x·m + c.
   void (*noise)(const NoiseArgs& a, int64_t i0, int64_t i1);
+  // Weight constraints over columns [c0, c1) of rows [o0, o1) of an outer × red × inner tensor
+  // (penalties/penalty_kernel.h).
+  void (*constrain)(float* w, int64_t red, int64_t inner, int64_t o0, int64_t o1, int64_t c0,
+                    int64_t c1, const ConstraintSpec& c);
+  // The training statistics (stats/stats.h): one pass over a batch of activations, and Σ f(v)²
+  // over elements [i0, i1) of one tensor.
+  ActivationStats (*activation_stats)(const float* x, int64_t rows, int64_t cols, float low,
+                                      float high, float tolerance);
+  double (*sum_squares)(const float* v, const float* u, int64_t i0, int64_t i1, float clipvalue,
+                        float* copy);
 };
 
 // Tables this build holds and this CPU runs, best first.

@@ -1,5 +1,7 @@
-// Fast float32 weight constraints (formulas in penalty_kernel.h); the penalty's vectorised
-// kernel is per ISA (penalty_simd.h).
+// Fast float32 weight constraints (formulas in penalty_kernel.h), compiled once per ISA: each
+// csrc/isa/*.cpp instantiates constrain<V> with its own flags (isa_table.h), as the penalty's
+// vectorised kernel (penalty_simd.h).
+#pragma once
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -7,14 +9,14 @@
 #include "penalty_kernel.h"
 
 namespace fastdnn {
+namespace penalty_kernel {
 
-// Column loops over `inner` vectorise; on x86-64 the compiler also builds AVX2 and AVX-512
-// clones of this function and the loader picks the one the CPU runs.
-#if defined(FASTDNN_X86) && defined(__GNUC__) && !defined(__clang__)
-__attribute__((target_clones("avx512f", "avx2", "default")))
-#endif
-void constrain_fast(float* __restrict w, int64_t red, int64_t inner, int64_t o0, int64_t o1, int64_t c0,
-                    int64_t c1, const ConstraintSpec& c) {
+// Constrains columns [c0, c1) of rows [o0, o1) of an outer × red × inner tensor. The column
+// loops over `inner` vectorise with the including file's ISA flags; V (that file's SIMD traits)
+// only gives each ISA its own instantiation.
+template <class V>
+void constrain(float* __restrict w, int64_t red, int64_t inner, int64_t o0, int64_t o1, int64_t c0,
+               int64_t c1, const ConstraintSpec& c) {
   const int64_t width = c1 - c0;
   if (c.kind == kNonNeg) {
     for (int64_t o = o0; o < o1; ++o)
@@ -41,4 +43,5 @@ void constrain_fast(float* __restrict w, int64_t red, int64_t inner, int64_t o0,
   }
 }
 
+}  // namespace penalty_kernel
 }  // namespace fastdnn
