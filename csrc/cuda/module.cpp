@@ -464,7 +464,7 @@ void optimizer_update_op(int kind, const py::list& params, const py::list& grads
 // ---- element-wise arithmetic with broadcasting (elementwise.cu) ------------------------------------
 
 Tensor binary_op(int op, const py::object& a_, const py::object& b_) {
-  if (op < kAdd || op > kSecond) throw py::value_error("Unknown binary op code " + std::to_string(op) + ".");
+  if (op < fastdnn::kAdd || op > fastdnn::kSecond) throw py::value_error("Unknown binary op code " + std::to_string(op) + ".");
   const Tensor& a = f32(a_, "a");
   const Tensor& b = f32(b_, "b");
   std::vector<int64_t> shape(std::max(a.shape.size(), b.shape.size()));
@@ -501,12 +501,12 @@ Tensor broadcast_to_op(const py::object& x_, const py::handle& shape_) {
   Tensor y = empty(shape);
   Strided s = strided(shape);
   broadcast_strides(x.shape, shape, s.stride_b);  // kSecond reads b only; a's strides stay 0
-  binary(kSecond, x.f32(), x.f32(), y.f32(), y.size(), s);
+  binary(fastdnn::kSecond, x.f32(), x.f32(), y.f32(), y.size(), s);
   return y;
 }
 
 Tensor unary_op(int op, const py::object& x_, float p0, float p1) {
-  if (op < kNegative || op > kGeluGrad) throw py::value_error("Unknown unary op code " + std::to_string(op) + ".");
+  if (op < fastdnn::kNegative || op > fastdnn::kGeluGrad) throw py::value_error("Unknown unary op code " + std::to_string(op) + ".");
   const Tensor& x = f32(x_, "x");
   Tensor y = empty(x.shape);
   unary(op, x.f32(), y.f32(), x.size(), p0, p1);
