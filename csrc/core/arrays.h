@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "activation.h"
+#include "codes.h"
 
 namespace fastdnn {
 

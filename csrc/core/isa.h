@@ -10,7 +10,7 @@
 #include "../dropout/dropout_kernel.h"
 #include "../gemm/gemm.h"
 #include "../optim/optim_kernel.h"
-#include "activation.h"
+#include "codes.h"
 
 namespace fastdnn {
 

@@ -410,21 +410,11 @@ Tensor normal_op(const py::object& x_, uint64_t seed, uint32_t stream, uint64_t 
   return y;
 }
 
-int slot_count(const OptimHyperDev& h) {
-  switch (h.kind) {
-    case 0: return h.momentum > 0 ? 1 : 0;
-    case 1: return 1;
-    case 2: return 1 + (h.momentum > 0) + h.centered;
-    case 3: return 2 + h.amsgrad;
-    default: return 2;
-  }
-}
-
 void optimizer_update_op(int kind, const py::list& params, const py::list& grads, const py::list& slots,
                          const py::dict& hyper) {
   if (kind < 0 || kind > 5)
     throw py::value_error("Unknown optimizer kind " + std::to_string(kind) + "; expected an integer in [0, 5].");
-  OptimHyperDev h{};
+  fastdnn::OptimHyper h{};
   h.kind = kind;
   auto f = [&](const char* k, float d) { return hyper.contains(k) ? hyper[k].cast<float>() : d; };
   auto b = [&](const char* k) { return hyper.contains(k) && hyper[k].cast<bool>(); };
@@ -439,8 +429,8 @@ void optimizer_update_op(int kind, const py::list& params, const py::list& grads
     throw py::value_error("optimizer_update needs one gradient and one slot list per parameter. Received " +
                           std::to_string(count) + " parameters, " + std::to_string(grads.size()) + " gradients and " +
                           std::to_string(slots.size()) + " slot lists.");
-  const int nslots = slot_count(h);
-  std::vector<OptimTensorDev> ts(count);
+  const int nslots = fastdnn::slot_count(h);
+  std::vector<fastdnn::OptimTensor> ts(count);
   for (size_t t = 0; t < count; ++t) {
     const Tensor& w = f32(params[t], "params");
     const Tensor& g = f32(grads[t], "grads");
@@ -451,7 +441,7 @@ void optimizer_update_op(int kind, const py::list& params, const py::list& grads
     if ((int)sl.size() != nslots)
       throw py::value_error("Expected " + std::to_string(nslots) + " state arrays per parameter, received " +
                             std::to_string(sl.size()) + ".");
-    ts[t] = OptimTensorDev{w.f32(), g.f32(), {nullptr, nullptr, nullptr}, w.size()};
+    ts[t] = fastdnn::OptimTensor{w.f32(), g.f32(), {nullptr, nullptr, nullptr}, w.size(), 1.0f};
     for (int k = 0; k < nslots; ++k) {
       const Tensor& s = f32(sl[k], "slots");
       if (s.shape != w.shape) throw py::value_error("A state array does not match its parameter's shape.");

@@ -2,18 +2,11 @@
 // a model (a multi-tensor kernel): gradient clipping, decoupled weight decay and the update
 // rule, one pass over each tensor after the norms, split across the thread pool.
 //
-// The rules are Keras 3's (keras/src/optimizers/*.py); step-dependent scalars (bias
-// corrections, Nadam's momentum schedule) arrive precomputed in coef0..coef2 from Python:
-//   SGD      m = μm - lr·g; w += m (nesterov: w += μm - lr·g); μ = 0: w -= lr·g
-//   Adagrad  a += g²; w -= lr·g / √(a + ε)
-//   RMSprop  v = ρv + (1-ρ)g²; [c = ρc + (1-ρ)g; d = v - c² + ε | d = v + ε];
-//            Δ = lr·g/√d; [m = μm + Δ; w -= m | w -= Δ]
-//   Adam     m += (g-m)(1-β1); v += (g²-v)(1-β2); [v̂ = max(v̂, v)]; w -= coef0·m / (√v + ε)
-//   Adamax   m += (g-m)(1-β1); u = max(β2·u, |g|); w -= coef0·m / (u + ε)
-//   Nadam    m, v as Adam; w -= lr·(coef0·m + coef1·g) / (√(coef2·v) + ε)
+// The rules are Keras 3's, element by element in optim_rule.h (shared with the CUDA kernel).
 // Clipping (at most one, as Keras): clipnorm scales each tensor to norm <= c; global_clipnorm
 // scales all by min(1, c/‖g‖); clipvalue clamps each element. Weight decay: w -= lr·wd·w first.
-// The reference is the float64 NumPy transcription in tests/test_optimizers.py.
+// References: optim_ref.cpp (float64, the "reference" kernel path) and the float64 NumPy
+// transcription in tests/test_optimizers.py.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
@@ -68,7 +61,7 @@ void optimizer_update_op(int kind, const py::list& params, const py::list& grads
   h.weight_decay = f("weight_decay", 0.0f), h.clipvalue = f("clipvalue", 0.0f);
   h.nesterov = b("nesterov"), h.amsgrad = b("amsgrad"), h.centered = b("centered");
   h.coef[0] = f("coef0", 0.0f), h.coef[1] = f("coef1", 0.0f), h.coef[2] = f("coef2", 0.0f);
-  const float clipnorm = f("clipnorm", 0.0f), global_clipnorm = f("global_clipnorm", 0.0f);
+  h.clipnorm = f("clipnorm", 0.0f), h.global_clipnorm = f("global_clipnorm", 0.0f);
 
   const size_t count = params.size();
   if (grads.size() != count || slots.size() != count)
@@ -106,19 +99,19 @@ void optimizer_update_op(int kind, const py::list& params, const py::list& grads
   }
 
   py::gil_scoped_release nogil;
-  if (clipnorm > 0 || global_clipnorm > 0) {
+  if (h.clipnorm > 0 || h.global_clipnorm > 0) {
     std::vector<double> sq(ts.size());
     parallel_for((int)ts.size(), [&](int t) { sq[t] = sum_squares(ts[t].g, ts[t].n); });
-    if (clipnorm > 0) {  // each tensor to norm <= clipnorm
+    if (h.clipnorm > 0) {  // each tensor to norm <= clipnorm
       for (size_t t = 0; t < ts.size(); ++t) {
         const double norm = std::sqrt(sq[t]);
-        ts[t].scale = norm > clipnorm ? (float)(clipnorm / norm) : 1.0f;
+        ts[t].scale = norm > h.clipnorm ? (float)(h.clipnorm / norm) : 1.0f;
       }
     } else {  // all tensors together to norm <= global_clipnorm
       double total = 0;
       for (double s : sq) total += s;
       const double norm = std::sqrt(total);
-      const float scale = norm > global_clipnorm ? (float)(global_clipnorm / norm) : 1.0f;
+      const float scale = norm > h.global_clipnorm ? (float)(h.global_clipnorm / norm) : 1.0f;
       for (OptimTensor& t : ts) t.scale = scale;
     }
   }
