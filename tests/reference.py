@@ -1,5 +1,5 @@
 """float64 NumPy references of the formulas fastdnn implements (csrc/gemm/gemm.h,
-csrc/core/activation.h). Inputs are taken as given (float32 in the tests) and promoted to float64,
+csrc/activations/act_rule.h). Inputs are taken as given (float32 in the tests) and promoted to float64,
 so the reference holds the exact result of the same float32 inputs to ~1e-16."""
 
 import numpy as np

@@ -3,31 +3,17 @@
 //   forward:  y[n] = act(x[n])
 //   backward: dx[rows, cols] = dy · act'(z), from the output y = act(z); dbias[cols] = Σ_rows dx
 //   softmax:  y[r, :] = exp(x[r, :] - max) / Σ exp(x[r, :] - max);  dx = y · (dy - Σ dy·y)
-// The backward reads y, not z, so a layer keeps only its output for the backward pass:
-// relu' = [y > 0], leaky' = y > 0 ? 1 : α, elu' = y > 0 ? 1 : y + α (α > 0),
-// selu' = y > 0 ? λ : y + λα, sigmoid' = y(1 - y), tanh' = 1 - y².
+// The backward reads y, not z: act'(z) from the output y, act_rule.h's grad on vector registers
+// (the CUDA kernels run the same rule on one value).
 // Reference: act_ref.cpp (float64), and float64 NumPy in tests/test_activations_native.py.
 #pragma once
 #include <cmath>
 #include <cstdint>
 
 #include "../simd/vmath.h"
+#include "act_rule.h"
 
 namespace fastdnn::act_kernel {
-
-template <class V, Act A>
-inline typename V::reg deriv(typename V::reg y, float alpha) {
-  using R = typename V::reg;
-  const R one = V::set1(1.0f), zero = V::zero();
-  if constexpr (A == Act::kIdentity) return one;
-  else if constexpr (A == Act::kRelu) return V::select(V::gt(y, zero), one, zero);
-  else if constexpr (A == Act::kLeakyRelu) return V::select(V::gt(y, zero), one, V::set1(alpha));
-  else if constexpr (A == Act::kElu) return V::select(V::gt(y, zero), one, V::add(y, V::set1(alpha)));
-  else if constexpr (A == Act::kSelu)
-    return V::select(V::gt(y, zero), V::set1(kSeluScale), V::add(y, V::set1(kSeluScale * kSeluAlpha)));
-  else if constexpr (A == Act::kSigmoid) return V::mul(y, V::sub(one, y));
-  else return V::fma(V::neg(y), y, one);  // tanh
-}
 
 template <class V, Act A>
 void forward_t(const float* x, float* y, int64_t n, float alpha) {
@@ -47,13 +33,13 @@ void backward_t(const float* y, const float* dy, float* dx, int64_t rows, int64_
     float* dxr = dx + r * cols;
     int64_t j = 0;
     for (; j + W <= cols; j += W) {
-      const auto g = V::mul(V::load(dyr + j), deriv<V, A>(V::load(yr + j), alpha));
+      const auto g = V::mul(V::load(dyr + j), act_rule::grad<V, A>(V::load(yr + j), alpha));
       V::store(dxr + j, g);
       if (dbias) V::store(dbias + j, V::add(V::load(dbias + j), g));
     }
     if (j < cols) {
       const int t = (int)(cols - j);
-      const auto g = V::mul(V::load_n(dyr + j, t), deriv<V, A>(V::load_n(yr + j, t), alpha));
+      const auto g = V::mul(V::load_n(dyr + j, t), act_rule::grad<V, A>(V::load_n(yr + j, t), alpha));
       V::store_n(dxr + j, g, t);
       if (dbias) V::store_n(dbias + j, V::add(V::load_n(dbias + j, t), g), t);
     }

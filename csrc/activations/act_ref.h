@@ -2,7 +2,7 @@
 #pragma once
 #include <cstdint>
 
-#include "../core/activation.h"
+#include "act_rule.h"  // Act and the SELU constants only: the reference computes its own values
 
 namespace fastdnn {
 

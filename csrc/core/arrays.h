@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "activation.h"
 #include "checks.h"
+#include "codes.h"
 
 namespace fastdnn {
 

@@ -1,8 +1,10 @@
-// Element-wise activations, the bias gradient (column sums) and the row softmax.
+// Element-wise activations (the rules of activations/act_rule.h), the bias gradient (column
+// sums) and the row softmax.
 //   act_forward / act_backward: x, y, dy, dx of n elements, any shape
 //   column_sums: x (rows, cols) -> (cols,), double accumulation in a fixed order (deterministic)
 //   softmax_forward / softmax_backward: (rows, cols), over the last axis; one warp per row
-#include "act_device.cuh"
+#include "../activations/act_rule.h"
+#include "grid.cuh"
 #include "kernels.h"
 #include "runtime.h"
 #include "warp.cuh"
@@ -12,12 +14,12 @@ namespace {
 
 __global__ void act_forward_kernel(const float* x, float* y, int64_t n, int act, float alpha) {
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
-    y[i] = act_value(act, alpha, x[i]);
+    y[i] = act_rule::value(Act(act), alpha, x[i]);
 }
 
 __global__ void act_backward_kernel(const float* y, const float* dy, float* dx, int64_t n, int act, float alpha) {
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
-    dx[i] = dy[i] * act_grad(act, alpha, y[i]);
+    dx[i] = dy[i] * act_rule::grad(Act(act), alpha, y[i]);
 }
 
 // Block (32, 8): 32 columns; row group ty sums rows ty, ty + 8, ...; the 8 partial sums are then

@@ -6,7 +6,7 @@
 //   normal:    y = x·(m0 + m1·z) + (c0 + c1·z), z by Box-Muller from word pairs (0, 1), (2, 3)
 #include <cstdint>
 
-#include "act_device.cuh"
+#include "grid.cuh"
 #include "kernels.h"
 #include "runtime.h"
 

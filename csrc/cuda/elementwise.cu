@@ -9,7 +9,7 @@
 // fastdnn.ops.gelu's, in double.
 #include <cmath>
 
-#include "act_device.cuh"
+#include "grid.cuh"
 #include "kernels.h"
 #include "runtime.h"
 

@@ -4,7 +4,8 @@
 //   C: (M, N) = op(A)·op(B) [+ C];  Z = C + bias;  C = act(Z)
 // Each 256-thread block computes a 64×64 tile of C, 4×4 values per thread, over K in steps of
 // 16 through shared memory; the epilogue runs on the tile in registers.
-#include "act_device.cuh"
+#include "../activations/act_rule.h"
+#include "grid.cuh"
 #include "kernels.h"
 #include "runtime.h"
 
@@ -56,7 +57,7 @@ __global__ void gemm_tiled_kernel(GemmArgs g) {
       if (g.accumulate) c += g.C[m * g.ldc + n];
       if (g.bias) c += g.bias[n];
       if (g.Z) g.Z[m * g.N + n] = c;
-      g.C[m * g.ldc + n] = act_value(g.act, g.alpha, c);
+      g.C[m * g.ldc + n] = act_rule::value(Act(g.act), g.alpha, c);
     }
   }
 }
@@ -68,7 +69,7 @@ __global__ void bias_act_kernel(float* C, float* Z, const float* bias, int64_t r
     float c = C[i];
     if (bias) c += bias[i % cols];
     if (Z) Z[i] = c;
-    C[i] = act_value(act, alpha, c);
+    C[i] = act_rule::value(Act(act), alpha, c);
   }
 }
 

@@ -5,6 +5,8 @@
 #include <cstdint>
 
 #include "../core/codes.h"
+#include "../optim/optim_rule.h"
+#include "../penalties/penalty_rule.h"
 
 namespace fastdnn::cuda {
 
@@ -94,26 +96,15 @@ void noise_bernoulli_broadcast(const float* x, float* y, int64_t n, const Stride
 
 // ---- optim.cu --------------------------------------------------------------------------------
 // One optimizer step over every parameter in one launch (two with norm clipping: the squared
-// norms first, reduced in a fixed order). Tensor t: w[t], g[t], s[t][0..2] (n[t] elements).
-struct OptimHyperDev {
-  int kind;
-  float lr, beta1, beta2, eps, rho, momentum, weight_decay, clipvalue, clipnorm, global_clipnorm;
-  bool nesterov, amsgrad, centered;
-  float coef[3];
-};
-struct OptimTensorDev {
-  float* w;
-  const float* g;
-  float* s[3];
-  int64_t n;
-};
-// `tensors` and the chunk table live in device memory filled by the caller (optim_prepare).
-void optimizer_update(const OptimHyperDev& h, const OptimTensorDev* host_tensors, int count);
+// norms first, reduced in a fixed order). Tensor t: w, g, s[0..2] (n elements); the settings and
+// tensors are the CPU's (optim/optim_rule.h), the tensors' `scale` unused (the kernel finds the
+// clipping factor on the device).
+void optimizer_update(const OptimHyper& h, const OptimTensor* host_tensors, int count);
 
 // ---- penalty.cu ------------------------------------------------------------------------------
 // L1/L2: g[t] += l1·sign(w) + 2·l2·w (g may be null: the value only); returns Σ_t l1·Σ|w| + l2·Σw²
 // (downloaded: waits for the GPU). Constraints: w seen as outer × red × inner, norms over red;
-// kind 0 MaxNorm, 1 NonNeg, 2 UnitNorm, 3 MinMaxNorm (csrc/penalties/penalty_kernel.h).
+// kind: a ConstraintKind (core/codes.h; formulas in csrc/penalties/penalty_kernel.h).
 struct PenaltyTensorDev {
   const float* w;
   float* g;
@@ -121,10 +112,7 @@ struct PenaltyTensorDev {
   float l1, l2;
 };
 double weight_penalty(const PenaltyTensorDev* host_tensors, int count);
-struct ConstraintDev {
-  int kind;
-  double min_value, max_value, rate;
-};
+using ConstraintDev = ConstraintSpec;  // the CPU's constraint settings (penalties/penalty_rule.h)
 void constrain(float* w, int64_t outer, int64_t red, int64_t inner, const ConstraintDev& c);
 
 // ---- elementwise.cu ---------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 // Weight penalties (L1/L2 regularization) and weight constraints on the GPU; formulas, and the
-// CPU kernels they match, in csrc/penalties/penalty_kernel.h.
+// CPU kernels they match, in csrc/penalties/penalty_kernel.h; the L1/L2 gradient and the
+// constraint's scale are the CPU's (csrc/penalties/penalty_rule.h), here in double.
 //   weight_penalty: every regularized tensor in one launch (chunk table: chunks.h); each chunk
 //     adds l1·sign(w) + 2·l2·w to g (when given) and its Σ l1·|w| + l2·w² (double) into
 //     partial[c]; one thread then adds the partials in chunk order: a deterministic total.
@@ -7,8 +8,9 @@
 //     over `red` in double.
 #include <cmath>
 
-#include "act_device.cuh"
+#include "../penalties/penalty_rule.h"
 #include "chunks.h"
+#include "grid.cuh"
 #include "kernels.h"
 #include "runtime.h"
 #include "warp.cuh"
@@ -27,7 +29,7 @@ __global__ void penalty_kernel(const PenaltyTensorDev* ts, const Chunk* chunks, 
   for (int64_t i = ch.start + threadIdx.x; i < end; i += kThreads) {
     const double x = t.w[i];
     s += l1 * fabs(x) + l2 * x * x;
-    if (t.g) t.g[i] = (float)((double)t.g[i] + l1 * (double)((x > 0) - (x < 0)) + 2.0 * l2 * x);
+    if (t.g) t.g[i] = (float)((double)t.g[i] + penalty_rule::l1l2_grad<simd::Lane<double>>(x, l1, 2.0 * l2));
   }
   const double total = block_sum<kThreads>(s);
   if (threadIdx.x == 0) partial[blockIdx.x] = total;
@@ -39,28 +41,18 @@ __global__ void ordered_sum_kernel(const double* partial, int n, double* out) {
   out[0] = s;
 }
 
-__device__ double constraint_scale_dev(const ConstraintDev& c, double norm) {
-  double desired;
-  switch (c.kind) {
-    case kMaxNorm: desired = fmin(fmax(norm, 0.0), c.max_value); break;
-    case kUnitNorm: desired = 1.0; break;
-    default: desired = c.rate * fmin(fmax(norm, c.min_value), c.max_value) + (1.0 - c.rate) * norm;
-  }
-  return desired / (1e-7 + norm);  // ε = keras.backend.epsilon()
-}
-
 __global__ void constrain_kernel(float* w, int64_t outer, int64_t red, int64_t inner, ConstraintDev c) {
   const int64_t columns = outer * inner;
   for (int64_t q = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; q < columns;
        q += (int64_t)gridDim.x * blockDim.x) {
     float* col = w + q / inner * red * inner + q % inner;
-    if (c.kind == 1) {  // NonNeg
+    if (c.kind == kNonNeg) {
       for (int64_t r = 0; r < red; ++r) col[r * inner] = (float)((double)col[r * inner] * (col[r * inner] >= 0 ? 1.0 : 0.0));
       continue;
     }
     double sq = 0.0;
     for (int64_t r = 0; r < red; ++r) sq += (double)col[r * inner] * col[r * inner];
-    const double scale = constraint_scale_dev(c, sqrt(sq));
+    const double scale = penalty_rule::constraint_scale(c, sqrt(sq));
     for (int64_t r = 0; r < red; ++r) col[r * inner] = (float)(col[r * inner] * scale);
   }
 }

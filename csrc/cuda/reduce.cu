@@ -2,7 +2,7 @@
 //   sum_all: x (n,) -> out[0] = scale·Σx; a fixed grid of 256 blocks sums strided slices in
 //            double, then one block adds the 256 partials in order: deterministic bits.
 //   fill, add, scale_by_scalar (s a device scalar: no host round trip), scale_rows, moving_average
-#include "act_device.cuh"
+#include "grid.cuh"
 #include "kernels.h"
 #include "runtime.h"
 #include "warp.cuh"

@@ -8,7 +8,7 @@
 #pragma once
 #include <cstdint>
 
-#include "../core/activation.h"
+#include "../core/codes.h"
 
 namespace fastdnn {
 

@@ -13,7 +13,7 @@
 #include "../optim/optim_kernel.h"
 #include "../penalties/penalty_kernel.h"
 #include "../stats/stats.h"
-#include "../core/activation.h"
+#include "../core/codes.h"
 
 namespace fastdnn {
 

@@ -2,18 +2,11 @@
 // a model (a multi-tensor kernel): gradient clipping, decoupled weight decay and the update
 // rule, one pass over each tensor after the norms, split across the thread pool.
 //
-// The rules are Keras 3's (keras/src/optimizers/*.py); step-dependent scalars (bias
-// corrections, Nadam's momentum schedule) arrive precomputed in coef0..coef2 from Python:
-//   SGD      m = μm - lr·g; w += m (nesterov: w += μm - lr·g); μ = 0: w -= lr·g
-//   Adagrad  a += g²; w -= lr·g / √(a + ε)
-//   RMSprop  v = ρv + (1-ρ)g²; [c = ρc + (1-ρ)g; d = v - c² + ε | d = v + ε];
-//            Δ = lr·g/√d; [m = μm + Δ; w -= m | w -= Δ]
-//   Adam     m += (g-m)(1-β1); v += (g²-v)(1-β2); [v̂ = max(v̂, v)]; w -= coef0·m / (√v + ε)
-//   Adamax   m += (g-m)(1-β1); u = max(β2·u, |g|); w -= coef0·m / (u + ε)
-//   Nadam    m, v as Adam; w -= lr·(coef0·m + coef1·g) / (√(coef2·v) + ε)
+// The rules are Keras 3's, element by element in optim_rule.h (shared with the CUDA kernel).
 // Clipping (at most one, as Keras): clipnorm scales each tensor to norm <= c; global_clipnorm
 // scales all by min(1, c/‖g‖); clipvalue clamps each element. Weight decay: w -= lr·wd·w first.
-// The reference is the float64 NumPy transcription in tests/test_optimizers.py.
+// References: optim_ref.cpp (float64, the "reference" kernel path) and the float64 NumPy
+// transcription in tests/test_optimizers.py.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
@@ -25,6 +18,7 @@
 #include "../core/arrays.h"
 #include "../isa/isa.h"
 #include "../core/threadpool.h"
+#include "optim_args.h"
 #include "optim_kernel.h"
 
 namespace fastdnn {
@@ -39,42 +33,13 @@ double sum_squares(const float* g, int64_t n) {
   return s;
 }
 
-// hyper[key] as T, or a TypeError naming the key and what it holds.
-template <class T>
-T hyper_value(const py::dict& hyper, const char* key, const char* what) {
-  py::object v = hyper[key];
-  try {
-    return v.cast<T>();
-  } catch (const py::cast_error&) {
-    throw py::type_error(std::string("Hyperparameter `") + key + "` must be " + what + ". Received: " +
-                         std::string(py::repr(v)) + ".");
-  }
-}
-
 }  // namespace
 
 void optimizer_update_op(int kind, const py::list& params, const py::list& grads,
                          const py::list& slots, const py::dict& hyper) {
-  if (kind < 0 || kind >= kNumOptimKinds)
-    throw py::value_error("Unknown optimizer kind " + std::to_string(kind) + "; expected an integer in [0, " +
-                          std::to_string(kNumOptimKinds) + "): " + code_names(FASTDNN_OPTIMIZERS(FASTDNN_CODE_NAME)) +
-                          ".");
-  OptimHyper h{};
-  h.kind = kind;
-  auto f = [&](const char* k, float d) { return hyper.contains(k) ? hyper_value<float>(hyper, k, "a number") : d; };
-  auto b = [&](const char* k) { return hyper.contains(k) && hyper_value<bool>(hyper, k, "a bool"); };
-  h.lr = f("learning_rate", 0.01f), h.beta1 = f("beta_1", 0.9f), h.beta2 = f("beta_2", 0.999f);
-  h.eps = f("epsilon", 1e-7f), h.rho = f("rho", 0.9f), h.momentum = f("momentum", 0.0f);
-  h.weight_decay = f("weight_decay", 0.0f), h.clipvalue = f("clipvalue", 0.0f);
-  h.nesterov = b("nesterov"), h.amsgrad = b("amsgrad"), h.centered = b("centered");
-  h.coef[0] = f("coef0", 0.0f), h.coef[1] = f("coef1", 0.0f), h.coef[2] = f("coef2", 0.0f);
-  const float clipnorm = f("clipnorm", 0.0f), global_clipnorm = f("global_clipnorm", 0.0f);
-
+  const OptimHyper h = optim_args::read_hyper(kind, hyper);
   const size_t count = params.size();
-  if (grads.size() != count || slots.size() != count)
-    throw py::value_error("optimizer_update needs one gradient and one slot list per parameter. Received " +
-                          std::to_string(count) + " parameters, " + std::to_string(grads.size()) +
-                          " gradients and " + std::to_string(slots.size()) + " slot lists.");
+  optim_args::check_counts(count, grads.size(), slots.size());
   const int nslots = slot_count(h);
   std::vector<OptimTensor> ts;
   std::vector<py::array> keep;  // references held while the GIL is released
@@ -86,15 +51,7 @@ void optimizer_update_op(int kind, const py::list& params, const py::list& grads
       throw py::value_error("`grads[" + std::to_string(t) + "]` of shape " + shape_str(g) +
                             " does not match its parameter of shape " + shape_str(w) +
                             "; pass one gradient per parameter, in the same order and shape.");
-    py::object entry = slots[t];
-    if (!py::isinstance<py::list>(entry) && !py::isinstance<py::tuple>(entry))
-      throw py::type_error("`slots` must hold one list of state arrays per parameter. Received an object of type " +
-                           std::string(py::str(py::type::of(entry).attr("__name__"))) + " at index " +
-                           std::to_string(t) + ".");
-    py::sequence sl = py::reinterpret_borrow<py::sequence>(entry);
-    if ((int)sl.size() != nslots)
-      throw py::value_error("Expected " + std::to_string(nslots) + " state arrays per parameter, received " +
-                            std::to_string(sl.size()) + ".");
+    py::sequence sl = optim_args::slot_list(slots[t], t, nslots);
     for (int k = 0; k < nslots; ++k) {
       py::array s = as_ndarray(sl[k], "slots");
       x.s[k] = output_f32(s, "slots", shape);
@@ -106,19 +63,19 @@ void optimizer_update_op(int kind, const py::list& params, const py::list& grads
   }
 
   py::gil_scoped_release nogil;
-  if (clipnorm > 0 || global_clipnorm > 0) {
+  if (h.clipnorm > 0 || h.global_clipnorm > 0) {
     std::vector<double> sq(ts.size());
     parallel_for((int)ts.size(), [&](int t) { sq[t] = sum_squares(ts[t].g, ts[t].n); });
-    if (clipnorm > 0) {  // each tensor to norm <= clipnorm
+    if (h.clipnorm > 0) {  // each tensor to norm <= clipnorm
       for (size_t t = 0; t < ts.size(); ++t) {
         const double norm = std::sqrt(sq[t]);
-        ts[t].scale = norm > clipnorm ? (float)(clipnorm / norm) : 1.0f;
+        ts[t].scale = norm > h.clipnorm ? (float)(h.clipnorm / norm) : 1.0f;
       }
     } else {  // all tensors together to norm <= global_clipnorm
       double total = 0;
       for (double s : sq) total += s;
       const double norm = std::sqrt(total);
-      const float scale = norm > global_clipnorm ? (float)(global_clipnorm / norm) : 1.0f;
+      const float scale = norm > h.global_clipnorm ? (float)(h.global_clipnorm / norm) : 1.0f;
       for (OptimTensor& t : ts) t.scale = scale;
     }
   }

@@ -35,7 +35,7 @@ void constrain(float* __restrict w, int64_t red, int64_t inner, int64_t o0, int6
       const float* row = block + r * inner + c0;
       for (int64_t j = 0; j < width; ++j) sq[j] += (double)row[j] * row[j];
     }
-    for (int64_t j = 0; j < width; ++j) scale[j] = (float)constraint_scale(c, std::sqrt(sq[j]));
+    for (int64_t j = 0; j < width; ++j) scale[j] = (float)penalty_rule::constraint_scale(c, std::sqrt(sq[j]));
     for (int64_t r = 0; r < red; ++r) {
       float* row = block + r * inner + c0;
       for (int64_t j = 0; j < width; ++j) row[j] *= scale[j];

@@ -8,33 +8,16 @@
 //   UnitNorm    w ·= 1 / (ε + ‖w‖)
 //   MinMaxNorm  w ·= (rate·clip(‖w‖, min, max) + (1 − rate)·‖w‖) / (ε + ‖w‖)
 //   NonNeg      w ·= (w >= 0)
-// Fast float32 kernels per ISA (penalty_simd.h, constrain_simd.h); the float64 reference of the
+// The per-element parts, shared by the CPU and CUDA kernels: penalty_rule.h. Fast float32
+// kernels per ISA (penalty_simd.h, constrain_simd.h); the independent float64 reference of the
 // same formulas is penalty_ref.cpp, the "reference" table's (isa/reference.cpp).
 #pragma once
 #include <cmath>
 #include <cstdint>
 
-#include "../core/codes.h"
+#include "penalty_rule.h"
 
 namespace fastdnn {
-
-constexpr double kConstraintEpsilon = 1e-7;  // keras.backend.epsilon()
-
-struct ConstraintSpec {
-  int kind;
-  double min_value, max_value, rate;
-};
-
-// The factor a norm is multiplied by, in float64.
-inline double constraint_scale(const ConstraintSpec& c, double norm) {
-  double desired;
-  switch (c.kind) {
-    case kMaxNorm: desired = std::fmin(std::fmax(norm, 0.0), c.max_value); break;
-    case kUnitNorm: desired = 1.0; break;
-    default: desired = c.rate * std::fmin(std::fmax(norm, c.min_value), c.max_value) + (1.0 - c.rate) * norm;
-  }
-  return desired / (kConstraintEpsilon + norm);
-}
 
 // The float64 reference of the penalty over n values (the vectorised one is penalty_simd.h).
 double penalty_reference(const float* w, float* g, int64_t n, float l1, float l2);

@@ -1,10 +1,24 @@
-// Plain float64 reference of the weight penalties and constraints (formulas in penalty_kernel.h).
+// Plain float64 reference of the weight penalties and constraints (formulas in penalty_kernel.h),
+// written apart from the shared rules (penalty_rule.h) so that it checks them.
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
 #include "penalty_kernel.h"
 
 namespace fastdnn {
+
+namespace {
+
+// The norm a constraint asks for, divided by (ε + the norm it has).
+double reference_scale(const ConstraintSpec& c, double norm) {
+  double desired = 1.0;  // UnitNorm
+  if (c.kind == kMaxNorm) desired = std::min(norm, c.max_value);
+  if (c.kind == kMinMaxNorm) desired = c.rate * std::min(std::max(norm, c.min_value), c.max_value) + (1.0 - c.rate) * norm;
+  return desired / (1e-7 + norm);  // keras.backend.epsilon()
+}
+
+}  // namespace
 
 double penalty_reference(const float* w, float* g, int64_t n, float l1, float l2) {
   double total = 0;
@@ -30,7 +44,7 @@ void constrain_reference(float* w, int64_t red, int64_t inner, int64_t o0, int64
       }
       double sq = 0;
       for (int64_t r = 0; r < red; ++r) sq += (double)block[r * inner + j] * block[r * inner + j];
-      const double scale = constraint_scale(c, std::sqrt(sq));
+      const double scale = reference_scale(c, std::sqrt(sq));
       for (int64_t r = 0; r < red; ++r) block[r * inner + j] = (float)(block[r * inner + j] * scale);
     }
   }

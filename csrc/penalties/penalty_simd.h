@@ -1,9 +1,12 @@
 // The L1/L2 penalty over one range, vectorised over SIMD traits V (formula in penalty_kernel.h):
-//   returns l1·Σ|w| + l2·Σw² (float64), and with g: g += l1·sign(w) + 2·l2·w.
+//   returns l1·Σ|w| + l2·Σw² (float64), and with g: g += l1·sign(w) + 2·l2·w (penalty_rule.h's
+//   l1l2_grad on vector registers).
 // Sums run in float32 lanes (four accumulators of V::W lanes) and are flushed to float64 every
 // kFlush values, so a long tensor keeps float64-like accuracy at float32 speed.
 #pragma once
 #include <cstdint>
+
+#include "penalty_rule.h"
 
 namespace fastdnn {
 namespace penalty_kernel {
@@ -20,9 +23,7 @@ double weight_penalty(const float* w, float* g, int64_t n, float l1, float l2) {
     R a0 = zero, a1 = zero, s0 = zero, s1 = zero;
     int64_t i = b;
     auto grad = [&](int64_t at, R x) {
-      // sign(x)·l1 with sign(0) = 0 (and NaN kept): copysign where x != 0.
-      const R l1_sign = V::select(V::gt(V::abs(x), zero), V::copysign(vl1, x), zero);
-      V::store(g + at, V::add(V::load(g + at), V::fma(vtwo_l2, x, l1_sign)));
+      V::store(g + at, V::add(V::load(g + at), penalty_rule::l1l2_grad<V>(x, vl1, vtwo_l2)));
     };
     for (; i + 2 * V::W <= end; i += 2 * V::W) {
       const R x0 = V::load(w + i), x1 = V::load(w + i + V::W);
@@ -34,10 +35,7 @@ double weight_penalty(const float* w, float* g, int64_t n, float l1, float l2) {
       const int k = end - i < V::W ? (int)(end - i) : V::W;
       const R x = V::load_n(w + i, k);  // zeros past the end add nothing
       a0 = V::add(a0, V::abs(x)), s0 = V::fma(x, x, s0);
-      if (g) {
-        const R l1_sign = V::select(V::gt(V::abs(x), zero), V::copysign(vl1, x), zero);
-        V::store_n(g + i, V::add(V::load_n(g + i, k), V::fma(vtwo_l2, x, l1_sign)), k);
-      }
+      if (g) V::store_n(g + i, V::add(V::load_n(g + i, k), penalty_rule::l1l2_grad<V>(x, vl1, vtwo_l2)), k);
     }
     abs_sum += (double)V::hsum(V::add(a0, a1));
     sq_sum += (double)V::hsum(V::add(s0, s1));

@@ -1,9 +1,10 @@
 // Vector math over any SIMD traits V (simd_avx512.h, simd_avx2.h, simd_portable.h):
-// exp and expm1 on x <= 0, and the activation functions used by the dense epilogue.
+// exp and expm1 on x <= 0, and the activation functions used by the dense epilogue (formulas and
+// constants: activations/act_rule.h, whose one-value forms use the C library's exp instead).
 // Every function returns NaN for a NaN lane (IEEE propagation), never a silent 0.
 // Reference: float64 NumPy of the same formulas in tests/test_dense.py.
 #pragma once
-#include "../core/activation.h"
+#include "../activations/act_rule.h"
 
 namespace fastdnn::vmath {
 

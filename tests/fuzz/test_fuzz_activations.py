@@ -113,7 +113,7 @@ def _run_native_act_forward(data, shape, name, alpha, out_kind):
 
 
 def _act_grad64(name, alpha, y):
-    """dact/dz expressed through the output y (csrc/core/activation.h), float64."""
+    """dact/dz expressed through the output y (csrc/activations/act_rule.h), float64."""
     y = np.asarray(y, np.float64)
     pos = y > 0
     if name == "linear":
