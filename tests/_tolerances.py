@@ -131,3 +131,13 @@ KERAS_PREDICT_ATOL = 2e-6
 # largest difference seen over every optimizer is 1.2e-7 (one ulp of the weight); 1e-6 still
 # fails a slot loaded into the wrong weight or a step count off by one by far.
 KERAS_STEP_ATOL = 1e-6
+
+
+# --- Optimizer steps (test_optimizers.py: fast paths against the reference path) -----------------
+# One float32 step (optim_rule.h) is a chain of at most ~10 roundings, each half an ulp of terms
+# no larger than the output's old value, new value and the step between them; the float64
+# reference path (optim_ref.cpp) rounds once. The largest error seen, in units of
+# eps32 · max(|old| + |new| + |step|) over an array, is 0.89 (centered RMSprop's velocity) over
+# every rule, flag, clipping and weight decay, both fast paths and 5 seeds; 4 leaves 4.5x
+# headroom, yet with steps of the weights' size (lr 0.3) it fails a step off by 1e-5 relative.
+OPTIM_ULPS = 4
