@@ -238,7 +238,7 @@ def _one(n=3):
     return [np.ones(n, np.float32)], [np.full(n, 0.5, np.float32)]
 
 
-def test_clipvalue_keeps_a_nan_gradient_nan():
+def test_clipvalue_keeps_a_nan_gradient_nan(isa):
     """A NaN gradient must not be clamped to ±clipvalue (which would hide it as a finite step)."""
     w, g = _one()
     g[0][1] = np.nan
@@ -464,3 +464,53 @@ def test_fast_paths_match_the_reference_path(kind, h, fast_isa, rng):
                 scale = np.max(np.abs(old64) + np.abs(ref64) + np.abs(ref64 - old64))
                 assert_close(got, ref64, OPTIM_ULPS * EPS32 * scale, what=f"{fast_isa} step {t}")
         ws, slots = ref_ws, ref_slots
+
+
+def _special_problem(kind, h, rng):
+    """_native_problem with NaN and ±inf planted in the gradients and a weight set to inf."""
+    ws, slots, grads = _native_problem(kind, h, rng)
+    for gs in grads:
+        flat = gs[1].reshape(-1)
+        flat[rng.choice(flat.size, 12, replace=False)] = [np.nan] * 4 + [np.inf] * 4 + [-np.inf] * 4
+    ws[1].reshape(-1)[:2] = [np.inf, -np.inf]
+    return ws, slots, grads
+
+
+@pytest.mark.parametrize("kind,h", NATIVE_CASES, ids=NATIVE_IDS)
+def test_fast_paths_place_nan_and_inf_as_the_reference_path(kind, h, fast_isa, rng):
+    """Non-finite gradients and weights: every path puts NaN and ±inf in the same places of the
+    weights and the state (max's operand order, the clamp order, weight decay skipped at 0)."""
+    ws, slots, grads = _special_problem(kind, h, rng)
+    u_product = 1.0
+    with np.errstate(invalid="ignore", over="ignore"):
+        for t, gs in enumerate(grads, start=1):
+            hyper, u_product = _native_hyper(kind, h, t, u_product)
+            ref_ws, ref_slots = _native_update(kind, ws, gs, slots, hyper, "reference")
+            got_ws, got_slots = _native_update(kind, ws, gs, slots, hyper, fast_isa)
+            for got, ref in zip(got_ws + sum(got_slots, []), ref_ws + sum(ref_slots, [])):
+                np.testing.assert_array_equal(np.isnan(got), np.isnan(ref))
+                inf = np.isinf(ref)
+                np.testing.assert_array_equal(got[inf], ref[inf])
+                np.testing.assert_array_equal(np.isinf(got), inf)
+            ws, slots = ref_ws, ref_slots
+
+
+def test_reference_path_nonfinite_semantics():
+    """The reference path's documented edge cases (optim_ref.cpp's header), one element each."""
+    def step(kind, w, g, slots, **hyper):
+        ws, ss = _native_update(kind, [np.array(w, np.float32)], [np.array(g, np.float32)],
+                                [[np.array(s, np.float32) for s in slots]], {"learning_rate": 0.5, **hyper},
+                                "reference")
+        return ws[0], ss[0]
+
+    with np.errstate(invalid="ignore"):
+        w, _ = step("sgd", [1.0, 1.0, 1.0], [np.nan, np.inf, -np.inf], [], clipvalue=0.25)
+        np.testing.assert_array_equal(w, np.float32([np.nan, 0.875, 1.125]))  # NaN kept, ±inf clamped
+        w, _ = step("sgd", [np.inf, 1.0], [1.0, 1.0], [])  # no weight decay: inf stays inf
+        np.testing.assert_array_equal(w, np.float32([np.inf, 0.5]))
+        w, _ = step("sgd", [np.inf, 1.0], [1.0, 1.0], [], weight_decay=0.5)  # inf − lr·wd·inf
+        assert np.isnan(w[0]) and w[1] == np.float32(1 - 0.25 - 0.5)
+        w, s = step("adam", [1.0], [np.nan], [[0.0], [0.0], [0.75]], amsgrad=True, coef0=0.1, epsilon=1e-7)
+        assert np.isnan(w[0]) and np.isnan(s[0][0]) and np.isnan(s[1][0]) and s[2][0] == 0.75  # max(v̂, NaN) = v̂
+        w, s = step("adamax", [1.0], [np.nan], [[0.0], [0.5]], beta_1=0.9, beta_2=0.5, coef0=0.1, epsilon=1e-7)
+        assert np.isnan(w[0]) and np.isnan(s[0][0]) and s[1][0] == 0.25  # max(β2·u, |NaN|) = β2·u
