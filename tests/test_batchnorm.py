@@ -561,3 +561,28 @@ def test_fast_paths_match_the_reference_path(shape, affine, fast_isa):
         assert_close(gdg, rdg, 1e-12 * dg_terms + 1e-30, rtol=EPS32, what=f"{fast_isa} dgamma")
         assert_close(gdb, rdb, 1e-12 * np.abs(dy.astype(np.float64)).reshape(-1, shape[-1]).sum(0) + 1e-30,
                      rtol=EPS32, what=f"{fast_isa} dbeta")
+
+
+def test_empty_batch_and_a_nan_feature_on_every_path(isa):
+    """No rows: zero statistics, inv_std = 1/sqrt(eps), empty outputs and zero dgamma, dbeta. A
+    NaN in one feature spoils that feature's statistics, outputs and gradients only."""
+    x = np.zeros((0, 3), np.float32)
+    y, mean, var, inv_std = _C.batchnorm_forward_train(x, None, None, 0.25)
+    assert y.shape == (0, 3)
+    np.testing.assert_array_equal(mean, 0.0)
+    np.testing.assert_array_equal(var, 0.0)
+    np.testing.assert_array_equal(inv_std, 2.0)
+    dx, dgamma, dbeta = _C.batchnorm_backward(x, x, mean, inv_std, None, True)
+    assert dx.shape == (0, 3) and not dgamma.any() and not dbeta.any()
+    x, gamma, beta = _bn_data((9, 4), 25)
+    x[3, 1] = np.nan
+    dy = rng(26).normal(size=x.shape).astype(np.float32)
+    with np.errstate(invalid="ignore"):
+        y, mean, var, inv_std = _C.batchnorm_forward_train(x, gamma, beta, 1e-3)
+        dx, dgamma, dbeta = _C.batchnorm_backward(dy, x, mean, inv_std, gamma, True)
+    bad = np.array([False, True, False, False])
+    for v in (mean, var, inv_std, dgamma):
+        np.testing.assert_array_equal(np.isnan(v), bad)
+    for v in (y, dx):
+        np.testing.assert_array_equal(np.isnan(v), np.broadcast_to(bad, x.shape))
+    assert np.isfinite(dbeta).all()
