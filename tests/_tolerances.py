@@ -131,3 +131,27 @@ KERAS_PREDICT_ATOL = 2e-6
 # largest difference seen over every optimizer is 1.2e-7 (one ulp of the weight); 1e-6 still
 # fails a slot loaded into the wrong weight or a step count off by one by far.
 KERAS_STEP_ATOL = 1e-6
+
+
+# --- Optimizer steps (test_optimizers.py: fast paths against the reference path) -----------------
+# One float32 step (optim_rule.h) is a chain of at most ~10 roundings, each half an ulp of terms
+# no larger than the output's old value, new value and the step between them; the float64
+# reference path (optim_ref.cpp) rounds once. The largest error seen, in units of
+# eps32 · max(|old| + |new| + |step|) over an array, is 0.89 (centered RMSprop's velocity) over
+# every rule, flag, clipping and weight decay, both fast paths and 5 seeds; 4 leaves 4.5x
+# headroom, yet with steps of the weights' size (lr 0.3) it fails a step off by 1e-5 relative.
+OPTIM_ULPS = 4
+
+
+# --- Batch normalization kernels (test_batchnorm.py: fast paths against the reference path) ------
+# y = (x − center)·scale + shift in float32 rounds three times (twice with an FMA), each half an
+# ulp of at most T = |x − center|·|scale| + |shift|; the float64 reference path (bn_ref.cpp)
+# rounds once, half an ulp of |y| <= T: 2 ulp of T in all, a bound (the largest seen over both
+# fast paths, 14 shapes and 6 seeds is 1.23 ulp of T). Since T is within a few |y| for these
+# data, it still fails a scale or center off by 1e-6 relative.
+BN_AFFINE_ULPS = 2
+# dx = k1·dy − k2 − k3·x with coefficients rounded from float64 to float32 (half an ulp each)
+# and four float32 operations: at most about 2.5 ulp of the terms' sizes |k1·dy| + |k2| + |k3·x|
+# with the reference's own half ulp; the largest seen is 1.93. 4 leaves 2x headroom yet fails a
+# dropped term or a coefficient off by 1e-6 relative.
+BN_DX_ULPS = 4

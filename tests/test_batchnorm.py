@@ -1,5 +1,7 @@
-"""BatchNormalization: native kernels vs float64 references (NumPy and the native float64
-reference), moving statistics, gradients by finite differences, PyTorch, the chapter's models."""
+"""BatchNormalization: native kernels on every kernel path vs float64 references (NumPy and the
+native float64 reference), gradients by finite differences; the reference kernel path
+(bn_ref.cpp) vs the float64 formulas rounded once, and the fast paths vs the reference path;
+moving statistics, PyTorch, the chapter's models."""
 
 import contextlib
 import io
@@ -13,7 +15,9 @@ import fastdnn as keras
 from fastdnn import _C
 from fastdnn.layers.normalization import batch_norm_inference, batch_norm_train
 
+from _tolerances import BN_AFFINE_ULPS, BN_DX_ULPS, EPS32
 from chapter_models import bn_after_activation, bn_before_activation
+from conftest import assert_close
 
 
 # ---- float64 NumPy references -----------------------------------------------------------------
@@ -44,7 +48,7 @@ def rng(seed=0):
 
 @pytest.mark.parametrize("shape", [(1, 1), (7, 3), (64, 33), (4, 5, 17), (2, 3, 4, 9), (256, 300)])
 @pytest.mark.parametrize("affine", [True, False])
-def test_forward_train_matches_float64(shape, affine):
+def test_forward_train_matches_float64(shape, affine, isa):
     r = rng(1)
     x = (r.normal(size=shape) * 3 + 2).astype(np.float32)
     f = shape[-1]
@@ -62,7 +66,7 @@ def test_forward_train_matches_float64(shape, affine):
     np.testing.assert_allclose(cv, rv, rtol=1e-10, atol=1e-12)
 
 
-def test_forward_train_large_offset_is_stable():
+def test_forward_train_large_offset_is_stable(isa):
     # A large common offset: a naive E[x²] − E[x]² in float32 would lose the variance entirely.
     r = rng(2)
     x = (1e4 + r.normal(size=(4096, 8))).astype(np.float32)
@@ -72,7 +76,7 @@ def test_forward_train_large_offset_is_stable():
     np.testing.assert_allclose(mean, rm, rtol=1e-7)
 
 
-def test_forward_constant_feature():
+def test_forward_constant_feature(isa):
     x = np.full((10, 3), 5.0, np.float32)
     y, mean, var = batch_norm_train(x, None, None, 1e-3)
     np.testing.assert_array_equal(var, 0.0)
@@ -80,7 +84,7 @@ def test_forward_constant_feature():
 
 
 @pytest.mark.parametrize("shape", [(5, 4), (3, 6, 10)])
-def test_forward_inference_matches_float64(shape):
+def test_forward_inference_matches_float64(shape, isa):
     r = rng(3)
     x = r.normal(size=shape).astype(np.float32)
     f = shape[-1]
@@ -141,7 +145,7 @@ def _tape_grads(x, gamma, beta, w, training, mm=None, mv=None, eps=1e-3):
 
 @pytest.mark.parametrize("shape", [(6, 4), (2, 3, 5)])
 @pytest.mark.parametrize("affine", [True, False])
-def test_training_gradients_match_finite_differences(shape, affine):
+def test_training_gradients_match_finite_differences(shape, affine, isa):
     r = rng(4)
     f = shape[-1]
     x = r.normal(size=shape) * 2 + 1
@@ -164,7 +168,7 @@ def test_training_gradients_match_finite_differences(shape, affine):
         np.testing.assert_allclose(g, wnt, rtol=1e-3, atol=1e-4)
 
 
-def test_inference_gradients_match_finite_differences():
+def test_inference_gradients_match_finite_differences(isa):
     r = rng(5)
     x = r.normal(size=(5, 3)).astype(np.float32)
     g, b = r.normal(size=3).astype(np.float32), r.normal(size=3).astype(np.float32)
@@ -387,7 +391,7 @@ def test_frozen_bn_in_model_is_unchanged_by_fit():
     assert not np.array_equal(dense_before, model.layers[2].get_weights()[0])
 
 
-def test_inference_backward_does_not_read_x():
+def test_inference_backward_does_not_read_x(isa):
     """In inference mode dx = gamma·inv_std·dy: a NaN or inf in x must not reach dx (it did as
     0·x in the shared training/inference formula)."""
     x = np.array([[np.nan, 1.0], [np.inf, -np.inf]], np.float32)
@@ -396,3 +400,189 @@ def test_inference_backward_does_not_read_x():
     dx, _, dbeta = _C.batchnorm_backward(dy, x, mean, inv_std, gamma, False)
     np.testing.assert_allclose(dx, dy * (gamma * inv_std), rtol=1e-7)
     np.testing.assert_array_equal(dbeta, dy.sum(axis=0))
+
+
+# ---- the kernels on their own: the reference path, and the fast paths against it ----------------
+# The entry points round their per-feature coefficients to float32 before the element-wise
+# kernel (bn_op.cpp: center = mean, scale = gamma·inv_std, shift = beta) and the backward reads
+# float32 mean and inv_std; the NumPy models below take the same float32 values, so every
+# difference left is the kernels' own arithmetic.
+
+BN_SHAPES = [(1, 1), (7, 3), (64, 33), (4, 5, 17), (256, 40)]
+
+
+def _bn_data(shape, seed, affine=True):
+    r = rng(seed)
+    f = shape[-1]
+    x = (r.normal(size=shape) * 3 + r.normal(size=f) * 5).astype(np.float32)  # offsets per feature
+    gamma = r.normal(size=f).astype(np.float32) if affine else None
+    beta = r.normal(size=f).astype(np.float32) if affine else None
+    return x, gamma, beta
+
+
+def _on(isa, fn, *args):
+    previous = fastdnn.get_isa()
+    fastdnn.set_isa(isa)
+    try:
+        return fn(*args)
+    finally:
+        fastdnn.set_isa(previous)
+
+
+def _affine64(x, center, scale, shift):
+    """(x − center)·scale + shift in float64 from the float32 coefficients, and the size of its
+    terms |x − center|·|scale| + |shift| (what a float32 evaluation rounds)."""
+    x2 = x.astype(np.float64).reshape(-1, x.shape[-1])
+    c, s, b = (np.asarray(v, np.float32).astype(np.float64) for v in (center, scale, shift))
+    return ((x2 - c) * s + b).reshape(x.shape), (np.abs(x2 - c) * np.abs(s) + np.abs(b)).reshape(x.shape)
+
+
+def _train_coefficients(x, gamma, beta, eps):
+    x2 = x.astype(np.float64).reshape(-1, x.shape[-1])
+    mean = x2.mean(axis=0)
+    var = ((x2 - mean) ** 2).mean(axis=0)
+    inv_std = 1.0 / np.sqrt(var + eps)
+    g = np.ones_like(mean) if gamma is None else gamma.astype(np.float64)
+    b = np.zeros_like(mean) if beta is None else beta
+    return mean, var, inv_std, (np.float32(mean), np.float32(g * inv_std), np.float32(b))
+
+
+def _backward64(dy, x, mean, inv_std, gamma, training):
+    """Ioffe & Szegedy's backward in float64 from float32 inputs: (dx, dgamma, dbeta), the size
+    of dx's terms as the fast kernel combines them (k1·dy − k2 − k3·x), and of dgamma's."""
+    f = x.shape[-1]
+    d, x2 = dy.astype(np.float64).reshape(-1, f), x.astype(np.float64).reshape(-1, f)
+    m, s = mean.astype(np.float64), inv_std.astype(np.float64)
+    g = np.ones(f) if gamma is None else gamma.astype(np.float64)
+    n = d.shape[0]
+    xhat = (x2 - m) * s
+    dbeta, dgamma = d.sum(axis=0), (d * xhat).sum(axis=0)
+    if training:
+        dx = g * s / n * (n * d - dbeta - xhat * dgamma)
+        e = dgamma / n * s
+        terms = np.abs(g * s * d) + np.abs(g * s * (dbeta / n - e * m)) + np.abs(g * s * e * x2)
+    else:
+        dx = g * s * d
+        terms = np.abs(dx)
+    return dx.reshape(x.shape), dgamma, dbeta, terms.reshape(x.shape), np.abs(d * xhat).sum(axis=0)
+
+
+def _max_ulp(got, want, what):
+    try:
+        np.testing.assert_array_max_ulp(got, want, maxulp=1)
+    except AssertionError as e:
+        raise AssertionError(f"{what}: {e}") from None
+
+
+def _assert_rounded_once(got, ref64, what):
+    """got is ref64 rounded to float32: one ulp allowed where two double evaluations straddle a
+    float32 rounding boundary, but nearly every element exact (which float32 arithmetic is not)."""
+    ref32 = np.asarray(ref64, np.float64).astype(np.float32)
+    _max_ulp(got, ref32, what)
+    return int((got == ref32).sum()), got.size
+
+
+@pytest.mark.parametrize("shape", BN_SHAPES)
+@pytest.mark.parametrize("affine", [True, False])
+def test_reference_path_forward_is_float64(shape, affine):
+    x, gamma, beta = _bn_data(shape, 20, affine)
+    eps = 1e-3
+    y, mean, var, inv_std = _on("reference", _C.batchnorm_forward_train, x, gamma, beta, eps)
+    m64, v64, is64, coef = _train_coefficients(x, gamma, beta, eps)
+    counts = [_assert_rounded_once(mean, m64, "mean"), _assert_rounded_once(var, v64, "var"),
+              _assert_rounded_once(inv_std, is64, "inv_std")]
+    y64, _ = _affine64(x, *coef)
+    counts.append(_assert_rounded_once(y, y64, "y"))
+    # and against the textbook formula: the float32 coefficients are off by half an ulp of the
+    # mean (times |scale|) and of the scale (times |x − mean|), y by half an ulp of its own
+    ry, _, _ = ref_train(x, gamma, beta, eps)
+    s = np.abs(coef[1].astype(np.float64))
+    x2 = x.astype(np.float64).reshape(-1, shape[-1])
+    bound = EPS32 * ((np.abs(x2 - m64) + np.abs(m64)) * s).reshape(shape) + EPS32 * np.abs(ry) + 1e-30
+    assert_close(y, ry, bound, what="y vs the formula")
+    # inference with given statistics: center = moving mean, scale = gamma / sqrt(var + eps)
+    mm, mv = mean, np.abs(var) + 0.5
+    yi = _on("reference", _C.batchnorm_forward_infer, x, mm, mv, gamma, beta, eps)
+    g = np.ones(shape[-1]) if gamma is None else gamma.astype(np.float64)
+    yi64, _ = _affine64(x, mm, np.float32(g / np.sqrt(mv.astype(np.float64) + eps)),
+                        np.zeros(shape[-1]) if beta is None else beta)
+    counts.append(_assert_rounded_once(yi, yi64, "inference y"))
+    exact, total = map(sum, zip(*counts))
+    assert exact >= 0.99 * total, f"only {exact} of {total} values are the float64 formula rounded once"
+
+
+@pytest.mark.parametrize("shape", BN_SHAPES)
+@pytest.mark.parametrize("affine", [True, False])
+@pytest.mark.parametrize("training", [True, False], ids=["training", "inference"])
+def test_reference_path_backward_is_float64(shape, affine, training):
+    x, gamma, _ = _bn_data(shape, 21, affine)
+    dy = rng(22).normal(size=shape).astype(np.float32)
+    _, mean, _, inv_std = _C.batchnorm_forward_train(x, gamma, None, 1e-3)
+    dx, dgamma, dbeta = _on("reference", _C.batchnorm_backward, dy, x, mean, inv_std, gamma, training)
+    rdx, rdg, rdb, _, _ = _backward64(dy, x, mean, inv_std, gamma, training)
+    counts = [_assert_rounded_once(dx, rdx, "dx"), _assert_rounded_once(dgamma, rdg, "dgamma"),
+              _assert_rounded_once(dbeta, rdb, "dbeta")]
+    exact, total = map(sum, zip(*counts))
+    assert exact >= 0.99 * total, f"only {exact} of {total} values are the float64 formula rounded once"
+
+
+@pytest.mark.parametrize("shape", BN_SHAPES)
+@pytest.mark.parametrize("affine", [True, False])
+def test_fast_paths_match_the_reference_path(shape, affine, fast_isa):
+    """Statistics: both paths accumulate in float64 and round once, so one ulp apart at most.
+    y = (x − center)·scale + shift in float32 rounds three times (or twice with an FMA), half an
+    ulp of the terms each: BN_AFFINE_ULPS · eps32 · (|x − center|·|scale| + |shift|). dx =
+    k1·dy − k2 − k3·x with float32 coefficients: BN_DX_ULPS · eps32 · (the terms' sizes), which
+    is larger than |dx| where the mean is large (k2 and k3·x then nearly cancel). dgamma and
+    dbeta: float64 sums rounded once, an ulp apart plus float64 rounding of the summands."""
+    x, gamma, beta = _bn_data(shape, 23, affine)
+    eps = 1e-3
+    ref = _on("reference", _C.batchnorm_forward_train, x, gamma, beta, eps)
+    got = _on(fast_isa, _C.batchnorm_forward_train, x, gamma, beta, eps)
+    for a, b, name in zip(got[1:], ref[1:], ["mean", "var", "inv_std"]):
+        _max_ulp(a, b, name)
+    _, _, _, coef = _train_coefficients(x, gamma, beta, eps)
+    _, terms = _affine64(x, *coef)
+    assert_close(got[0], ref[0], BN_AFFINE_ULPS * EPS32 * terms + 1e-30, what=f"{fast_isa} y")
+    mm, mv = ref[1], ref[2] + 0.5
+    ref_i = _on("reference", _C.batchnorm_forward_infer, x, mm, mv, gamma, beta, eps)
+    got_i = _on(fast_isa, _C.batchnorm_forward_infer, x, mm, mv, gamma, beta, eps)
+    g = np.ones(shape[-1]) if gamma is None else gamma.astype(np.float64)
+    _, terms = _affine64(x, mm, np.float32(g / np.sqrt(mv.astype(np.float64) + eps)),
+                         np.zeros(shape[-1]) if beta is None else beta)
+    assert_close(got_i, ref_i, BN_AFFINE_ULPS * EPS32 * terms + 1e-30, what=f"{fast_isa} inference y")
+    dy = rng(24).normal(size=shape).astype(np.float32)
+    for training in (True, False):
+        args = (dy, x, ref[1], ref[3], gamma, training)
+        rdx, rdg, rdb = _on("reference", _C.batchnorm_backward, *args)
+        gdx, gdg, gdb = _on(fast_isa, _C.batchnorm_backward, *args)
+        _, _, _, dx_terms, dg_terms = _backward64(*args)
+        assert_close(gdx, rdx, BN_DX_ULPS * EPS32 * dx_terms + 1e-30, what=f"{fast_isa} dx")
+        assert_close(gdg, rdg, 1e-12 * dg_terms + 1e-30, rtol=EPS32, what=f"{fast_isa} dgamma")
+        assert_close(gdb, rdb, 1e-12 * np.abs(dy.astype(np.float64)).reshape(-1, shape[-1]).sum(0) + 1e-30,
+                     rtol=EPS32, what=f"{fast_isa} dbeta")
+
+
+def test_empty_batch_and_a_nan_feature_on_every_path(isa):
+    """No rows: zero statistics, inv_std = 1/sqrt(eps), empty outputs and zero dgamma, dbeta. A
+    NaN in one feature spoils that feature's statistics, outputs and gradients only."""
+    x = np.zeros((0, 3), np.float32)
+    y, mean, var, inv_std = _C.batchnorm_forward_train(x, None, None, 0.25)
+    assert y.shape == (0, 3)
+    np.testing.assert_array_equal(mean, 0.0)
+    np.testing.assert_array_equal(var, 0.0)
+    np.testing.assert_array_equal(inv_std, 2.0)
+    dx, dgamma, dbeta = _C.batchnorm_backward(x, x, mean, inv_std, None, True)
+    assert dx.shape == (0, 3) and not dgamma.any() and not dbeta.any()
+    x, gamma, beta = _bn_data((9, 4), 25)
+    x[3, 1] = np.nan
+    dy = rng(26).normal(size=x.shape).astype(np.float32)
+    with np.errstate(invalid="ignore"):
+        y, mean, var, inv_std = _C.batchnorm_forward_train(x, gamma, beta, 1e-3)
+        dx, dgamma, dbeta = _C.batchnorm_backward(dy, x, mean, inv_std, gamma, True)
+    bad = np.array([False, True, False, False])
+    for v in (mean, var, inv_std, dgamma):
+        np.testing.assert_array_equal(np.isnan(v), bad)
+    for v in (y, dx):
+        np.testing.assert_array_equal(np.isnan(v), np.broadcast_to(bad, x.shape))
+    assert np.isfinite(dbeta).all()

@@ -1,6 +1,7 @@
 """Every optimizer against a float64 NumPy transcription of Keras 3's update rule, over 12 steps,
-with clipping, weight decay and the book's `decay=`; and against torch.optim where the two
-formulas coincide."""
+with clipping, weight decay and the book's `decay=`, on every kernel path; and against
+torch.optim where the two formulas coincide. Then the native step on its own: the reference
+kernel path (optim_ref.cpp) against the float64 step, and the fast paths against it."""
 
 import math
 
@@ -9,6 +10,9 @@ import pytest
 
 import fastdnn
 from fastdnn import _C, optimizers
+
+from _tolerances import EPS32, OPTIM_ULPS
+from conftest import assert_close
 
 SHAPES = [(3,), (70, 130), (300, 400)]  # the last spans the kernel's parallel chunks
 
@@ -115,7 +119,7 @@ def problem(rng, steps=12):
 
 
 @pytest.mark.parametrize("kind,cls,hyper", CASES, ids=IDS)
-def test_optimizer_matches_keras_rule(kind, cls, hyper, rng):
+def test_optimizer_matches_keras_rule(kind, cls, hyper, isa, rng):
     ws0, grads = problem(rng)
     got = run(cls(learning_rate=0.01, **hyper), ws0, grads)
     for g, r in zip(got, keras_reference(kind, ws0, grads, 0.01, **hyper)):
@@ -126,7 +130,7 @@ def test_optimizer_matches_keras_rule(kind, cls, hyper, rng):
                                    {"weight_decay": 0.1}, {"decay": 0.05}],
                          ids=["clipnorm", "clipvalue", "global_clipnorm", "weight_decay", "decay"])
 @pytest.mark.parametrize("kind,cls,hyper", [CASES[1], CASES[6]], ids=["sgd-momentum", "adam"])
-def test_clipping_decay_and_book_decay(kind, cls, hyper, extra, rng):
+def test_clipping_decay_and_book_decay(kind, cls, hyper, extra, isa, rng):
     ws0, grads = problem(rng, steps=6)
     grads = [[g * 10 for g in step] for step in grads]  # large enough that clipping bites
     got = run(cls(learning_rate=0.01, **hyper, **extra), ws0, grads)
@@ -234,7 +238,7 @@ def _one(n=3):
     return [np.ones(n, np.float32)], [np.full(n, 0.5, np.float32)]
 
 
-def test_clipvalue_keeps_a_nan_gradient_nan():
+def test_clipvalue_keeps_a_nan_gradient_nan(isa):
     """A NaN gradient must not be clamped to ±clipvalue (which would hide it as a finite step)."""
     w, g = _one()
     g[0][1] = np.nan
@@ -265,3 +269,248 @@ def test_optimizer_update_unknown_kind_lists_the_kinds():
     w, g = _one()
     with pytest.raises(ValueError, match=r"expected an integer in \[0, 6\).*5 nadam"):
         _C.optimizer_update(9, w, g, [[]], {})
+
+
+# ---- the native update rule step by step: the reference kernel path and the fast paths ----------
+# One call of _C.optimizer_update from given float32 weights, gradients and state, against the
+# same step in float64 NumPy (Keras 3's formulas as optim_rule.h's header writes them, with the
+# step coefficients coef0..2 that Python precomputes). The hyperparameters reach the kernels as
+# float32 (OptimHyper), so the NumPy step reads them rounded to float32 too; each step starts
+# from the state the kernel left, so every step is checked on its own.
+
+def _f32(v):
+    return float(np.float32(v))
+
+
+NATIVE_RULES = [
+    ("sgd", {}),
+    ("sgd", {"momentum": 0.9}),
+    ("sgd", {"momentum": 0.9, "nesterov": True}),
+    ("adagrad", {"epsilon": 1e-7}),
+    ("rmsprop", {"rho": 0.9, "epsilon": 1e-7}),
+    ("rmsprop", {"rho": 0.9, "epsilon": 1e-7, "momentum": 0.5}),
+    ("rmsprop", {"rho": 0.8, "epsilon": 1e-7, "centered": True}),
+    ("rmsprop", {"rho": 0.8, "epsilon": 1e-7, "momentum": 0.5, "centered": True}),
+    ("adam", ADAM),
+    ("adam", {**ADAM, "amsgrad": True}),
+    ("adamax", ADAM),
+    ("nadam", ADAM),
+]
+NATIVE_EXTRAS = [{}, {"clipvalue": 1.0}, {"clipnorm": 5.0}, {"global_clipnorm": 10.0}, {"weight_decay": 0.1}]
+NATIVE_CASES = [(k, {**h, **e}) for k, h in NATIVE_RULES for e in NATIVE_EXTRAS]
+NATIVE_IDS = [f"{k}-{'-'.join(f'{a}={b}' for a, b in h.items() if a not in ADAM) or 'plain'}" for k, h in NATIVE_CASES]
+NATIVE_SHAPES = [(3,), (70, 130)]
+NATIVE_LR = 0.3  # steps comparable to the weights, so an error in the step shows in w
+
+
+def _native_slots(kind, h, shape, rng):
+    """Random but valid state: squares' averages >= 0, v-hat sometimes above v (so AMSGrad's max
+    has both outcomes), a centered average with c² <= v/2: where c² nears v, centered RMSprop's
+    v − c² amplifies v's rounding by v/(v − c²), a property of the formula, not of a kernel."""
+    f = lambda a: np.asarray(a, np.float32)  # noqa: E731
+    v = rng.uniform(0, 0.02, shape)
+    if kind == "sgd":
+        return [f(rng.normal(0, 0.1, shape))] if h.get("momentum") else []
+    if kind == "adagrad":
+        return [f(rng.uniform(0.1, 1.0, shape))]
+    if kind == "rmsprop":
+        return ([f(v)] + ([f(rng.normal(0, 0.1, shape))] if h.get("momentum") else [])
+                + ([f(np.sqrt(v) * rng.uniform(-0.7, 0.7, shape))] if h.get("centered") else []))
+    if kind == "adam":
+        return [f(rng.normal(0, 0.1, shape)), f(v)] + ([f(rng.uniform(0, 0.04, shape))] if h.get("amsgrad") else [])
+    if kind == "adamax":
+        return [f(rng.normal(0, 0.1, shape)), f(rng.uniform(0, 1, shape))]
+    return [f(rng.normal(0, 0.1, shape)), f(v)]  # nadam
+
+
+def _native_hyper(kind, h, t, u_product):
+    """The dict Python passes for step t (1-based), coefficients as fastdnn/optimizers.py
+    computes them; returns (hyper, the next u_product)."""
+    hyper = {"learning_rate": NATIVE_LR, **h}
+    b1, b2 = h.get("beta_1", 0.9), h.get("beta_2", 0.999)
+    if kind == "adam":
+        hyper["coef0"] = NATIVE_LR * math.sqrt(1 - b2 ** t) / (1 - b1 ** t)
+    elif kind == "adamax":
+        hyper["coef0"] = NATIVE_LR / (1 - b1 ** t)
+    elif kind == "nadam":
+        u_t, u_t1 = b1 * (1 - 0.5 * 0.96 ** t), b1 * (1 - 0.5 * 0.96 ** (t + 1))
+        u_product *= u_t
+        hyper.update(coef0=u_t1 / (1 - u_product * u_t1), coef1=(1 - u_t) / (1 - u_product),
+                     coef2=1 / (1 - b2 ** t))
+    return hyper, u_product
+
+
+def _native_step64(kind, ws, gs, slots, hyper):
+    """One step in float64 from float32 inputs: returns the new weights and state, unrounded."""
+    h = {k: (_f32(v) if not isinstance(v, bool) else v) for k, v in hyper.items()}
+    lr, eps, wd, cv = h["learning_rate"], h.get("epsilon", 0.0), h.get("weight_decay", 0.0), h.get("clipvalue", 0.0)
+    b1, b2, rho, mu = h.get("beta_1", 0.0), h.get("beta_2", 0.0), h.get("rho", 0.0), h.get("momentum", 0.0)
+    c0, c1, c2 = h.get("coef0", 0.0), h.get("coef1", 0.0), h.get("coef2", 0.0)
+    gs = [np.asarray(g, np.float64) for g in gs]
+    scales = [1.0] * len(gs)  # the clipping factor reaches the kernel as a float32
+    if h.get("clipnorm", 0) > 0:
+        norms = [math.sqrt(float((g * g).sum())) for g in gs]
+        scales = [_f32(h["clipnorm"] / n) if n > h["clipnorm"] else 1.0 for n in norms]
+    elif h.get("global_clipnorm", 0) > 0:
+        n = math.sqrt(sum(float((g * g).sum()) for g in gs))
+        scales = [_f32(h["global_clipnorm"] / n) if n > h["global_clipnorm"] else 1.0] * len(gs)
+    out = []
+    for w, g, s, scale in zip(ws, gs, slots, scales):
+        w, s = np.asarray(w, np.float64), [np.asarray(a, np.float64) for a in s]
+        g = g * scale
+        if cv > 0:
+            g = np.clip(g, -cv, cv)
+        if wd:
+            w = w - lr * wd * w
+        if kind == "sgd":
+            if mu > 0:
+                m = mu * s[0] - lr * g
+                w, s = w + (mu * m - lr * g if h.get("nesterov") else m), [m]
+            else:
+                w = w - lr * g
+        elif kind == "adagrad":
+            a = s[0] + g * g
+            w, s = w - lr * g / np.sqrt(a + eps), [a]
+        elif kind == "rmsprop":
+            v = rho * s[0] + (1 - rho) * g * g
+            new = [v] + ([None] if mu > 0 else [])
+            den = v + eps
+            if h.get("centered"):
+                c = rho * s[-1] + (1 - rho) * g
+                den = v - c * c + eps
+                new.append(c)
+            inc = lr * g / np.sqrt(den)
+            if mu > 0:
+                new[1] = mu * s[1] + inc
+                inc = new[1]
+            w, s = w - inc, new
+        elif kind == "adam":
+            m = s[0] + (g - s[0]) * (1 - b1)
+            v = s[1] + (g * g - s[1]) * (1 - b2)
+            new = [m, v]
+            if h.get("amsgrad"):
+                v = np.maximum(s[2], v)
+                new.append(v)
+            w, s = w - c0 * m / (np.sqrt(v) + eps), new
+        elif kind == "adamax":
+            m = s[0] + (g - s[0]) * (1 - b1)
+            u = np.maximum(b2 * s[1], np.abs(g))
+            w, s = w - c0 * m / (u + eps), [m, u]
+        else:  # nadam
+            m = s[0] + (g - s[0]) * (1 - b1)
+            v = s[1] + (g * g - s[1]) * (1 - b2)
+            w, s = w - lr * (c0 * m + c1 * g) / (np.sqrt(c2 * v) + eps), [m, v]
+        out.append((w, s))
+    return out
+
+
+def _native_problem(kind, h, rng):
+    ws = [rng.standard_normal(s).astype(np.float32) for s in NATIVE_SHAPES]
+    slots = [_native_slots(kind, h, s, rng) for s in NATIVE_SHAPES]
+    grads = [[(3 * rng.standard_normal(s)).astype(np.float32) for s in NATIVE_SHAPES] for _ in range(3)]
+    return ws, slots, grads
+
+
+def _native_update(kind, ws, gs, slots, hyper, isa):
+    """A copy of (ws, slots) after one _C.optimizer_update on kernel path `isa`."""
+    ws, slots = [w.copy() for w in ws], [[a.copy() for a in s] for s in slots]
+    previous = fastdnn.get_isa()
+    fastdnn.set_isa(isa)
+    try:
+        _C.optimizer_update(int(_C.OptimizerKind.__members__[kind]), ws, [g.copy() for g in gs], slots, hyper)
+    finally:
+        fastdnn.set_isa(previous)
+    return ws, slots
+
+
+@pytest.mark.parametrize("kind,h", NATIVE_CASES, ids=NATIVE_IDS)
+def test_reference_path_is_the_rule_in_float64(kind, h, rng):
+    """The reference kernel path (optim_ref.cpp) computes each element in double and rounds it to
+    float32 once: its weights and state equal NumPy's float64 step rounded to float32, up to one
+    float32 ulp where NumPy's and the kernel's double roundings straddle a float32 rounding
+    boundary (rare: nearly every element must be exact, which a float32 computation is not)."""
+    ws, slots, grads = _native_problem(kind, h, rng)
+    u_product, exact, total = 1.0, 0, 0
+    for t, gs in enumerate(grads, start=1):
+        hyper, u_product = _native_hyper(kind, h, t, u_product)
+        want = _native_step64(kind, ws, gs, slots, hyper)
+        ws, slots = _native_update(kind, ws, gs, slots, hyper, "reference")
+        for w, s, (w64, s64) in zip(ws, slots, want):
+            for got, ref in zip([w] + s, [w64] + s64):
+                ref32 = ref.astype(np.float32)
+                np.testing.assert_array_max_ulp(got, ref32, maxulp=1)
+                exact += int((got == ref32).sum())
+                total += got.size
+    assert exact >= 0.99 * total, f"only {exact} of {total} values are the float64 step rounded once"
+
+
+@pytest.mark.parametrize("kind,h", NATIVE_CASES, ids=NATIVE_IDS)
+def test_fast_paths_match_the_reference_path(kind, h, fast_isa, rng):
+    """Each fast path (optim_rule.h's float32 steps) against the float64 reference path, from the
+    same inputs at every step. A float32 step is a chain of at most ~10 roundings (clip scale,
+    products, sums, a sqrt, a divide), each half an ulp of the terms it combines; the terms of
+    an output are no larger than its old and new values and the step between them. So
+        atol = OPTIM_ULPS · eps32 · (|old| + |new| + |step|)   (normwise: the largest over the
+    array, as a state element near 0 can be the difference of two larger terms)."""
+    ws, slots, grads = _native_problem(kind, h, rng)
+    u_product = 1.0
+    for t, gs in enumerate(grads, start=1):
+        hyper, u_product = _native_hyper(kind, h, t, u_product)
+        ref_ws, ref_slots = _native_update(kind, ws, gs, slots, hyper, "reference")
+        got_ws, got_slots = _native_update(kind, ws, gs, slots, hyper, fast_isa)
+        for k in range(len(ws)):
+            for old, got, ref in zip([ws[k]] + slots[k], [got_ws[k]] + got_slots[k], [ref_ws[k]] + ref_slots[k]):
+                old64, ref64 = old.astype(np.float64), ref.astype(np.float64)
+                scale = np.max(np.abs(old64) + np.abs(ref64) + np.abs(ref64 - old64))
+                assert_close(got, ref64, OPTIM_ULPS * EPS32 * scale, what=f"{fast_isa} step {t}")
+        ws, slots = ref_ws, ref_slots
+
+
+def _special_problem(kind, h, rng):
+    """_native_problem with NaN and ±inf planted in the gradients and a weight set to inf."""
+    ws, slots, grads = _native_problem(kind, h, rng)
+    for gs in grads:
+        flat = gs[1].reshape(-1)
+        flat[rng.choice(flat.size, 12, replace=False)] = [np.nan] * 4 + [np.inf] * 4 + [-np.inf] * 4
+    ws[1].reshape(-1)[:2] = [np.inf, -np.inf]
+    return ws, slots, grads
+
+
+@pytest.mark.parametrize("kind,h", NATIVE_CASES, ids=NATIVE_IDS)
+def test_fast_paths_place_nan_and_inf_as_the_reference_path(kind, h, fast_isa, rng):
+    """Non-finite gradients and weights: every path puts NaN and ±inf in the same places of the
+    weights and the state (max's operand order, the clamp order, weight decay skipped at 0)."""
+    ws, slots, grads = _special_problem(kind, h, rng)
+    u_product = 1.0
+    with np.errstate(invalid="ignore", over="ignore"):
+        for t, gs in enumerate(grads, start=1):
+            hyper, u_product = _native_hyper(kind, h, t, u_product)
+            ref_ws, ref_slots = _native_update(kind, ws, gs, slots, hyper, "reference")
+            got_ws, got_slots = _native_update(kind, ws, gs, slots, hyper, fast_isa)
+            for got, ref in zip(got_ws + sum(got_slots, []), ref_ws + sum(ref_slots, [])):
+                np.testing.assert_array_equal(np.isnan(got), np.isnan(ref))
+                inf = np.isinf(ref)
+                np.testing.assert_array_equal(got[inf], ref[inf])
+                np.testing.assert_array_equal(np.isinf(got), inf)
+            ws, slots = ref_ws, ref_slots
+
+
+def test_reference_path_nonfinite_semantics():
+    """The reference path's documented edge cases (optim_ref.cpp's header), one element each."""
+    def step(kind, w, g, slots, **hyper):
+        ws, ss = _native_update(kind, [np.array(w, np.float32)], [np.array(g, np.float32)],
+                                [[np.array(s, np.float32) for s in slots]], {"learning_rate": 0.5, **hyper},
+                                "reference")
+        return ws[0], ss[0]
+
+    with np.errstate(invalid="ignore"):
+        w, _ = step("sgd", [1.0, 1.0, 1.0], [np.nan, np.inf, -np.inf], [], clipvalue=0.25)
+        np.testing.assert_array_equal(w, np.float32([np.nan, 0.875, 1.125]))  # NaN kept, ±inf clamped
+        w, _ = step("sgd", [np.inf, 1.0], [1.0, 1.0], [])  # no weight decay: inf stays inf
+        np.testing.assert_array_equal(w, np.float32([np.inf, 0.5]))
+        w, _ = step("sgd", [np.inf, 1.0], [1.0, 1.0], [], weight_decay=0.5)  # inf − lr·wd·inf
+        assert np.isnan(w[0]) and w[1] == np.float32(1 - 0.25 - 0.5)
+        w, s = step("adam", [1.0], [np.nan], [[0.0], [0.0], [0.75]], amsgrad=True, coef0=0.1, epsilon=1e-7)
+        assert np.isnan(w[0]) and np.isnan(s[0][0]) and np.isnan(s[1][0]) and s[2][0] == 0.75  # max(v̂, NaN) = v̂
+        w, s = step("adamax", [1.0], [np.nan], [[0.0], [0.5]], beta_1=0.9, beta_2=0.5, coef0=0.1, epsilon=1e-7)
+        assert np.isnan(w[0]) and np.isnan(s[0][0]) and s[1][0] == 0.25  # max(β2·u, |NaN|) = β2·u

@@ -1,8 +1,14 @@
 // The reference kernel table: plain float64 loops beside every fast kernel, selectable with
-// set_isa("reference") so tests can run the whole library on it.
+// set_isa("reference") so tests can run the whole library on it. No entry instantiates a fast
+// kernel template, so a test that runs both paths checks one against the other: GEMM
+// gemm_ref.cpp, activations and softmax act_ref.cpp, cross-entropy xent_ref.cpp, optimizers
+// optim_ref.cpp (Keras 3's rules in double, not optim_rule.h's steps), batch normalization
+// bn_ref.cpp (the textbook formulas in double, not bn_kernel.h), penalties and constraints
+// penalty_ref.cpp, the dropout family dropout_ref.cpp, activation statistics stats_ref.cpp.
 #include "../activations/act_ref.h"
-#include "../batchnorm/bn_kernel.h"
+#include "../batchnorm/bn_ref.h"
 #include "isa.h"
+#include "../optim/optim_ref.h"
 #include "../penalties/penalty_kernel.h"
 #include "../stats/stats.h"
 
@@ -10,10 +16,6 @@ namespace fastdnn {
 
 void softmax_xent_reference(const float* logits, int64_t rows, int64_t cols, const int64_t* labels,
                             const float* targets, float* loss, float* dlogits, float grad_scale);
-
-namespace {
-struct Scalar {};  // the reference path's own instantiation of the optimizer rules
-}  // namespace
 
 const CpuIsa& isa_reference() {
   static const CpuIsa isa{"reference",
@@ -23,10 +25,10 @@ const CpuIsa& isa_reference() {
                           &softmax_forward_reference,
                           &softmax_backward_reference,
                           &softmax_xent_reference,
-                          &optim_kernel::update<Scalar>,
-                          &bn_kernel::stats<Scalar>,
-                          &bn_kernel::affine<Scalar>,
-                          &bn_kernel::backward<Scalar>,
+                          &optim_reference,
+                          &bn_stats_reference,
+                          &bn_affine_reference,
+                          &bn_backward_reference,
                           &penalty_reference,
                           &noise_reference,
                           &constrain_reference,
