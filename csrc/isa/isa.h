@@ -1,7 +1,7 @@
 // The CPU kernel paths. Each ISA (avx512, avx2, portable, and the plain reference) provides one
 // table of kernels, compiled in its own file with its own flags (csrc/isa/*.cpp); the table in
 // use is chosen once at run time from what the CPU offers, and can be forced for testing.
-// Every op's dispatch (gemm.cpp, act_op.cpp, xent_op.cpp, penalty_op.cpp, stats_op.cpp, ...)
+// Every op's dispatch (gemm.cpp, act_op.cpp, xent_op.cpp, penalty_op.cpp, stats_op.cpp, ln_op.cpp, ...)
 // calls through cpu_isa().
 #pragma once
 #include <cstdint>
@@ -65,6 +65,12 @@ struct CpuIsa {
                                       float high, float tolerance);
   double (*sum_squares)(const float* v, const float* u, int64_t i0, int64_t i1, float clipvalue,
                         float* copy);
+  // Layer normalization over the last axis of a rows × cols array, whole (layernorm/ln.h).
+  void (*layernorm_forward)(const float* x, float* y, int64_t rows, int64_t cols, const float* gamma,
+                            const float* beta, double eps, float* mean, float* inv_std);
+  void (*layernorm_backward)(const float* dy, const float* x, int64_t rows, int64_t cols,
+                             const float* mean, const float* inv_std, const float* gamma, float* dx,
+                             float* dgamma, float* dbeta);
 };
 
 // Tables this build holds and this CPU runs, best first.

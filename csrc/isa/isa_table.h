@@ -6,6 +6,7 @@
 #include "isa.h"
 #include "../dropout/dropout_kernel.h"
 #include "../gemm/gemm_kernel.h"
+#include "../layernorm/ln.h"
 #include "../losses/xent_kernel.h"
 #include "../optim/optim_kernel.h"
 #include "../penalties/constrain_simd.h"
@@ -31,7 +32,9 @@ CpuIsa make_isa(int mr) {
                 &noise_kernel::run<V>,
                 &penalty_kernel::constrain<V>,
                 &stats_kernel::activation_stats<V>,
-                &stats_kernel::sum_squares<V>};
+                &stats_kernel::sum_squares<V>,
+                &ln_forward_fast,  // scalar loops, one build for every ISA
+                &ln_backward_fast};
 }
 
 }  // namespace fastdnn

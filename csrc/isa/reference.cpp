@@ -4,10 +4,12 @@
 // gemm_ref.cpp, activations and softmax act_ref.cpp, cross-entropy xent_ref.cpp, optimizers
 // optim_ref.cpp (Keras 3's rules in double, not optim_rule.h's steps), batch normalization
 // bn_ref.cpp (the textbook formulas in double, not bn_kernel.h), penalties and constraints
-// penalty_ref.cpp, the dropout family dropout_ref.cpp, activation statistics stats_ref.cpp.
+// penalty_ref.cpp, the dropout family dropout_ref.cpp, activation statistics stats_ref.cpp,
+// layer normalization ln_ref.cpp.
 #include "../activations/act_ref.h"
 #include "../batchnorm/bn_ref.h"
 #include "isa.h"
+#include "../layernorm/ln.h"
 #include "../optim/optim_ref.h"
 #include "../penalties/penalty_kernel.h"
 #include "../stats/stats.h"
@@ -33,7 +35,9 @@ const CpuIsa& isa_reference() {
                           &noise_reference,
                           &constrain_reference,
                           &activation_stats_reference,
-                          &sum_squares_reference};
+                          &sum_squares_reference,
+                          &ln_forward_reference,
+                          &ln_backward_reference};
   return isa;
 }
 

@@ -1,5 +1,5 @@
 // Layer-normalization kernels over (rows × cols) float32 data, every statistic per row (the last
-// axis). Included once, by ln_op.cpp, which splits the rows across the thread pool; the float64
+// axis). Included once, by ln_fast.cpp, which splits the rows across the thread pool; the float64
 // reference of the same formulas is ln_ref.cpp.
 //
 //   forward   x (rows × cols), gamma, beta (cols,) or null, eps ->

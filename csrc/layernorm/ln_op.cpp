@@ -6,11 +6,9 @@
 //             y = gamma·(x − mean)·inv_std + beta, inv_std = 1/sqrt(var + epsilon), var biased
 //   backward: (dx like x, dgamma (cols,), dbeta (cols,)) from dy, x and the forward's mean, inv_std
 //
-// Shape checks and output allocation happen here with the GIL held; the kernels (ln_kernel.h)
-// run without it, split over the thread pool by rows. The backward's dgamma and dbeta are sums
-// over rows: each of G row groups (G fixed by the shape alone, never by the thread count) sums
-// its rows in float64, and the groups are added in order, so every thread count gives the same
-// bits. While set_isa("reference") is active the float64 reference (ln_ref.cpp) runs instead.
+// Shape checks and output allocation happen here with the GIL held; the kernels run without it,
+// from the CpuIsa table in use (isa/isa.h): the fast float32 path (ln_fast.cpp), or the float64
+// reference (ln_ref.cpp) while set_isa("reference") is active.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
@@ -21,8 +19,7 @@
 
 #include "../core/arrays.h"
 #include "../isa/isa.h"
-#include "../core/threadpool.h"
-#include "ln_kernel.h"
+#include "ln.h"
 #include "ln_ref.h"
 
 namespace fastdnn {
@@ -30,11 +27,6 @@ namespace fastdnn {
 namespace py = pybind11;
 
 namespace {
-
-constexpr int64_t kChunk = 1 << 15;  // elements per parallel task (rows rounded up)
-constexpr int kMaxGroups = 64;       // row groups of the backward's parameter sums
-
-bool use_reference() { return std::string(cpu_isa().name) == "reference"; }
 
 // The leading shape (everything but the last axis) and its number of rows.
 std::vector<py::ssize_t> row_shape(const py::array& x, int64_t* rows) {
@@ -71,72 +63,6 @@ void check_ln_eps(double eps) {  // names the argument in its message, unlike co
 py::array f32(const std::vector<py::ssize_t>& shape) { return py::array_t<float>(shape); }
 float* mut(py::array& a) { return static_cast<float*>(a.mutable_data()); }
 
-std::vector<double> widen(const float* p, int64_t n) {
-  return p ? std::vector<double>(p, p + n) : std::vector<double>();
-}
-
-// fn(r0, r1) over all rows, in tasks of about kChunk elements once the array is large enough.
-template <class Fn>
-void over_rows(int64_t rows, int64_t cols, const Fn& fn) {
-  const int64_t per = std::max<int64_t>(1, kChunk / std::max<int64_t>(cols, 1));
-  const int64_t tasks = (rows + per - 1) / per;
-  if (tasks <= 1 || get_num_threads() == 1) {
-    fn(0, rows);
-    return;
-  }
-  parallel_for((int)tasks, [&](int t) { fn(t * per, std::min(rows, (t + 1) * per)); });
-}
-
-void forward_fast(const float* x, float* y, int64_t rows, int64_t cols, const float* gamma,
-                  const float* beta, double eps, float* mean, float* inv_std) {
-  over_rows(rows, cols, [&](int64_t r0, int64_t r1) {
-    ln_kernel::forward(x, y, r0, r1, cols, gamma, beta, eps, mean, inv_std);
-  });
-}
-
-void forward_reference(const float* x, float* y, int64_t rows, int64_t cols, const float* gamma,
-                       const float* beta, double eps, float* mean, float* inv_std) {
-  std::vector<double> x64 = widen(x, rows * cols), g64 = widen(gamma, cols), b64 = widen(beta, cols);
-  std::vector<double> y64(rows * cols), m64(rows), v64(rows);
-  ln_reference_forward(x64.data(), rows, cols, gamma ? g64.data() : nullptr, beta ? b64.data() : nullptr,
-                       eps, y64.data(), m64.data(), v64.data());
-  for (int64_t k = 0; k < rows * cols; ++k) y[k] = (float)y64[k];
-  for (int64_t i = 0; i < rows; ++i) mean[i] = (float)m64[i], inv_std[i] = (float)(1.0 / std::sqrt(v64[i] + eps));
-}
-
-void backward_fast(const float* dy, const float* x, int64_t rows, int64_t cols, const float* mean,
-                   const float* inv_std, const float* gamma, float* dx, float* dgamma, float* dbeta) {
-  const int64_t groups = std::max<int64_t>(1, std::min<int64_t>({(int64_t)kMaxGroups, rows,
-                                                                  (rows * cols + kChunk - 1) / kChunk}));
-  std::vector<double> partial((size_t)(2 * groups * cols), 0.0);
-  auto run = [&](int g) {
-    const int64_t r0 = rows * g / groups, r1 = rows * (g + 1) / groups;
-    double* dg = partial.data() + 2 * g * cols;
-    ln_kernel::backward(dy, x, r0, r1, cols, mean, inv_std, gamma, dx, dg, dg + cols);
-  };
-  if (groups == 1 || get_num_threads() == 1) {
-    for (int g = 0; g < (int)groups; ++g) run(g);
-  } else {
-    parallel_for((int)groups, run);
-  }
-  for (int64_t j = 0; j < cols; ++j) {
-    double sg = 0.0, sb = 0.0;
-    for (int64_t g = 0; g < groups; ++g) sg += partial[2 * g * cols + j], sb += partial[(2 * g + 1) * cols + j];
-    dgamma[j] = (float)sg, dbeta[j] = (float)sb;
-  }
-}
-
-void backward_reference(const float* dy, const float* x, int64_t rows, int64_t cols, const float* mean,
-                        const float* inv_std, const float* gamma, float* dx, float* dgamma, float* dbeta) {
-  std::vector<double> dy64 = widen(dy, rows * cols), x64 = widen(x, rows * cols);
-  std::vector<double> m64 = widen(mean, rows), i64 = widen(inv_std, rows), g64 = widen(gamma, cols);
-  std::vector<double> dx64(rows * cols), dg64(cols), db64(cols);
-  ln_reference_backward(dy64.data(), x64.data(), rows, cols, m64.data(), i64.data(),
-                        gamma ? g64.data() : nullptr, dx64.data(), dg64.data(), db64.data());
-  for (int64_t k = 0; k < rows * cols; ++k) dx[k] = (float)dx64[k];
-  for (int64_t j = 0; j < cols; ++j) dgamma[j] = (float)dg64[j], dbeta[j] = (float)db64[j];
-}
-
 using F64 = py::array_t<double, py::array::c_style | py::array::forcecast>;
 
 const double* optional_f64(const py::object& obj, F64* holder, int64_t cols, const char* name) {
@@ -164,7 +90,7 @@ py::tuple layernorm_forward_op(const py::array& x, py::object gamma, py::object 
   float *yp = mut(y), *mp = mut(mean), *ip = mut(inv_std);
   {
     py::gil_scoped_release nogil;
-    (use_reference() ? forward_reference : forward_fast)(xp, yp, rows, cols, gp, bp, eps, mp, ip);
+    cpu_isa().layernorm_forward(xp, yp, rows, cols, gp, bp, eps, mp, ip);
   }
   return py::make_tuple(y, mean, inv_std);
 }
@@ -187,7 +113,7 @@ py::tuple layernorm_backward_op(const py::array& dy, const py::array& x, const p
   float *dxp = mut(dx), *dgp = mut(dgamma), *dbp = mut(dbeta);
   {
     py::gil_scoped_release nogil;
-    (use_reference() ? backward_reference : backward_fast)(dyp, xp, rows, cols, mp, ip, gp, dxp, dgp, dbp);
+    cpu_isa().layernorm_backward(dyp, xp, rows, cols, mp, ip, gp, dxp, dgp, dbp);
   }
   return py::make_tuple(dx, dgamma, dbeta);
 }

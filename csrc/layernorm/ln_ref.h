@@ -1,7 +1,7 @@
 // Float64 reference of layer normalization over the last axis (rows × cols, row-wise
 // statistics): the textbook formulas the fast kernels (ln_kernel.h) must match, written without
-// any of their code. ln_op.cpp runs them while set_isa("reference") is active and binds them
-// for the tests (layernorm_reference_forward, layernorm_reference_backward).
+// any of their code. The "reference" CpuIsa table runs them (ln.h's float32 entries) and
+// ln_op.cpp binds them for the tests (layernorm_reference_forward, layernorm_reference_backward).
 #pragma once
 #include <cstdint>
 

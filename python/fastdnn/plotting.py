@@ -17,15 +17,17 @@ import os
 import numpy as np
 
 from . import _C
+from ._codes import ACTIVATION
 
-# Native activation kernels (csrc/core/activation.h): name -> (code, alpha, title).
+# The activations a plot draws: name -> (alpha, title); each native code comes from codes.h's
+# table (fastdnn._codes.ACTIVATION).
 _ACTIVATIONS = {
-    "sigmoid": (5, 0.0, "sigmoid"),
-    "tanh": (6, 0.0, "tanh"),
-    "relu": (1, 0.0, "ReLU"),
-    "leaky_relu": (2, 0.2, "leaky ReLU (α = 0.2)"),
-    "elu": (3, 1.0, "ELU (α = 1)"),
-    "selu": (4, 0.0, "SELU"),
+    "sigmoid": (0.0, "sigmoid"),
+    "tanh": (0.0, "tanh"),
+    "relu": (0.0, "ReLU"),
+    "leaky_relu": (0.2, "leaky ReLU (α = 0.2)"),
+    "elu": (1.0, "ELU (α = 1)"),
+    "selu": (0.0, "SELU"),
 }
 
 
@@ -272,7 +274,8 @@ def activation_curves(name, z):
     """
     if name not in _ACTIVATIONS:
         raise ValueError(f"Unknown activation {name!r}; expected one of {sorted(_ACTIVATIONS)}.")
-    code, alpha, _ = _ACTIVATIONS[name]
+    alpha, _ = _ACTIVATIONS[name]
+    code = ACTIVATION[name]
     z = np.ascontiguousarray(z, dtype=np.float32)
     y = _C.act_forward(z, code, alpha)
     dy = _C.act_backward(y.reshape(1, -1), np.ones((1, y.size), np.float32), code, alpha, False)[0]
@@ -320,7 +323,7 @@ def plot_activations(path=None, names=("sigmoid", "tanh", "relu", "leaky_relu", 
             ax.fill_between(z, -0.2, 1.2, where=saturated, color="r", alpha=0.15, label="saturating")
         ax.axhline(0, color="k", linewidth=0.5)
         ax.axvline(0, color="k", linewidth=0.5)
-        ax.set_title(_ACTIVATIONS[name][2])
+        ax.set_title(_ACTIVATIONS[name][1])
         ax.grid(True)
         ax.legend(fontsize="small", loc="upper left")
     for k in range(len(names), rows * cols):

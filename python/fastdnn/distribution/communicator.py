@@ -199,9 +199,6 @@ class Communicator:
         """Whether `flag` is true on any rank."""
         return bool(self.allreduce_sum(np.array([1.0 if flag else 0.0]), what)[0] > 0)
 
-    def barrier(self, what="barrier"):
-        self._run(what, self._comm.Barrier)
-
     def abort(self, code=1):
         """Ends every rank of the job (MPI_Abort)."""
         self._comm.Abort(code)

@@ -96,8 +96,3 @@ def initialize(job_addresses=None, num_processes=None, process_id=None):
 def world():
     """The world's Communicator once `initialize()` ran, else None."""
     return _WORLD["comm"]
-
-
-def launched_by_mpi():
-    """Whether an MPI launcher started this process (its environment says so)."""
-    return any(key in os.environ for key in ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK", "PMI_RANK"))
