@@ -31,10 +31,13 @@ import operator
 import numpy as np
 
 from . import random as frandom
+from ._codes import BINARY
 from ._dispatch import kernels, on_device
 from .autodiff import record, recording
 from .distribution.data_parallel import current_window
 from .ops import _x
+
+_MULTIPLY = BINARY["multiply"]
 
 # SELU's constants (Klambauer et al., 2017); alpha dropout sets dropped units to SELU's
 # negative saturation value α' = -scale·alpha.
@@ -141,19 +144,20 @@ def _draws(x, mask_shape, draw, per_row=True):
 
 def _broadcast_mask(x, mask_shape, coords, rate, scale, c_keep, c_drop, grad_scale, per_row=True):
     """The Bernoulli rule with one draw per element of `mask_shape`, broadcast over `x` (and
-    the rule itself under data parallelism, with the draws of the global rows)."""
-    if on_device(x):  # one kernel draws the mask's Philox words at the mask's coordinates
-        n = kernels(x).native
-        y = n.noise_bernoulli(x, rate, *coords, scale, c_keep, c_drop, mask_shape=mask_shape)
-        if recording() is not None:
-            record(y, (x,), lambda g, needs: (
-                n.noise_bernoulli(_grad(g, x.shape), rate, *coords, grad_scale, mask_shape=mask_shape),))
-        return y
-    keep = _draws(x, mask_shape, lambda ones: kernels(x).noise_bernoulli(ones, rate, *coords, 1.0), per_row)
-    y = np.asarray(np.where(keep != 0, x * np.float32(scale) + np.float32(c_keep), np.float32(c_drop)),
-                   np.float32)
+    the rule itself under data parallelism, with the draws of the global rows). The backward
+    multiplies g by the mask (grad_scale where kept, 0 where dropped), regenerated from the
+    coordinates."""
+    k = kernels(x)
+    if _global_rows(x, per_row) is None:
+        y = k.noise_bernoulli(x, rate, *coords, scale, c_keep, c_drop, mask_shape=mask_shape)
+        mask = lambda: k.noise_bernoulli(k.ones(mask_shape), rate, *coords, grad_scale)
+    else:  # host arrays: this rank's rows of the global batch's draws
+        keep = _draws(x, mask_shape, lambda ones: k.noise_bernoulli(ones, rate, *coords, 1.0), per_row)
+        y = np.asarray(np.where(keep != 0, x * np.float32(scale) + np.float32(c_keep), np.float32(c_drop)),
+                       np.float32)
+        mask = lambda: keep * np.float32(grad_scale)
     if recording() is not None:
-        record(y, (x,), lambda g, needs: (_grad(g, x.shape) * (keep * np.float32(grad_scale)),))
+        record(y, (x,), lambda g, needs: (k.binary(_MULTIPLY, _grad(g, x.shape), mask()),))
     return y
 
 

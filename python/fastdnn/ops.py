@@ -1,13 +1,11 @@
 """fastdnn's ops: native array functions, each differentiable on a GradientTape.
 
-Each op converts its inputs once (see `fastdnn._arrays`), runs its forward (native kernels for
-products, activations, softmax and cross-entropy; NumPy for simple element-wise arithmetic) and,
-when a tape is recording, records its backward, written right below its forward. Layers and
-user code built from these functions train without writing a backward.
-
-The native ops run on the device of their inputs: `kernels(...)` (fastdnn/_dispatch.py) picks the
-CPU kernels for NumPy arrays and the CUDA kernels for GPU arrays, once per op; the NumPy-only ops
-raise NotImplementedError for GPU arrays.
+Each op converts its inputs once (see `fastdnn._arrays`), asks `kernels(...)`
+(fastdnn/_dispatch.py) once for the backend of its arrays (CPU or CUDA, fastdnn/backend/) and
+runs its forward on it; when a tape is recording it records its backward, written once below its
+forward over the same backend's calls, so one formula serves both devices. Layers and user code
+built from these functions train without writing a backward. The few ops without a CUDA kernel
+(`where`, `concatenate`) raise NotImplementedError for GPU arrays.
 """
 
 import math
@@ -16,7 +14,7 @@ import numpy as np
 
 from ._arrays import as_float32
 from ._codes import ACTIVATION, BINARY, UNARY
-from ._dispatch import host_only, kernels, on_device
+from ._dispatch import CPU, host_only, kernels, on_device
 from .autodiff import lookup, note, record, recording
 from .variables import Variable
 
@@ -283,44 +281,11 @@ def tanh(x):
 def gelu(x, approximate=True):
     """x·Φ(x) (Φ the standard normal CDF), or 0.5·x·(1 + tanh(√(2/π)(x + 0.044715x³)))."""
     x = _x(x, "x")
-    if on_device(x):
-        n = kernels(x).native
-        y = n.unary(_GELU, x, float(approximate))
-        record(y, (x,), lambda g, needs: (n.binary(_MULTIPLY, g, n.unary(_GELU_GRAD, x, float(approximate))),))
-        return y
-    x64 = x.astype(np.float64)
-    if approximate:
-        c = math.sqrt(2 / math.pi)
-        t = np.tanh(c * (x64 + 0.044715 * x64 ** 3))
-        y = 0.5 * x64 * (1 + t)
-        d = 0.5 * (1 + t) + 0.5 * x64 * (1 - t * t) * c * (1 + 3 * 0.044715 * x64 ** 2)
-    else:
-        cdf = 0.5 * (1 + _erf(x64 / math.sqrt(2)))
-        y = x64 * cdf
-        d = cdf + x64 * np.exp(-0.5 * x64 * x64) / math.sqrt(2 * math.pi)
-    y = y.astype(np.float32)
-    d = d.astype(np.float32)
-    record(y, (x,), lambda g, needs: (g * d,))
+    k = kernels(x)
+    p = 1.0 if approximate else 0.0
+    y = k.unary(_GELU, x, p)
+    record(y, (x,), lambda g, needs: (k.binary(_MULTIPLY, g, k.unary(_GELU_GRAD, x, p)),))
     return y
-
-
-def _erf(z):
-    """erf in float64 to ~1e-15 via the complementary error function's continued fraction-free
-    Chebyshev fit of Numerical Recipes (erfc = t·exp(-z² + P(t)))."""
-    a = np.abs(z)
-    t = 2.0 / (2.0 + a)
-    ty = 4.0 * t - 2.0
-    coefs = [-1.3026537197817094, 6.4196979235649026e-1, 1.9476473204185836e-2, -9.561514786808631e-3,
-             -9.46595344482036e-4, 3.66839497852761e-4, 4.2523324806907e-5, -2.0278578112534e-5,
-             -1.624290004647e-6, 1.303655835580e-6, 1.5626441722e-8, -8.5238095915e-8,
-             6.529054439e-9, 5.059343495e-9, -9.91364156e-10, -2.27365122e-10, 9.6467911e-11,
-             2.394038e-12, -6.886027e-12, 8.94487e-13, 3.13092e-13, -1.12708e-13, 3.81e-16,
-             7.106e-15, -1.523e-15, -9.4e-17, 1.21e-16, -2.8e-17]
-    d = dd = 0.0
-    for c in reversed(coefs[1:]):
-        d, dd = ty * d - dd + c, d
-    erfc = t * np.exp(-a * a + 0.5 * (coefs[0] + ty * d) - dd)
-    return np.sign(z) * (1.0 - erfc)
 
 
 def softmax(x, axis=-1, *, out=None):
@@ -432,188 +397,158 @@ def _labels(labels, logits):
 
 # ---- element-wise arithmetic (NumPy forward, broadcasting backward) ----------------------------
 
-def _unbroadcast(g, shape):
-    """Sums `g` down to `shape`, undoing NumPy broadcasting."""
-    if g.shape == shape:
-        return g
-    g = g.sum(axis=tuple(range(g.ndim - len(shape)))) if g.ndim > len(shape) else g
-    axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
-    return (g.sum(axis=axes, keepdims=True) if axes else g).reshape(shape)
+def _operands(a, b):
+    """(backend, a, b) for a binary op: a scalar from host memory joins a GPU array (as in
+    PyTorch); otherwise both must be on one device."""
+    if on_device(a) != on_device(b) and np.size(b if on_device(a) else a) <= 1:
+        k = kernels(a if on_device(a) else b)
+        return k, k.put(a), k.put(b)
+    return kernels(a, b), a, b
 
 
-def _binary(a, b, forward, grads):
+def _binary(a, b, code):
     a, b = _x(a, "a"), _x(b, "b")
-    name = getattr(forward, "__name__", "")
-    if name in _BINARY_CODES and (on_device(a) or on_device(b)):
-        return _binary_device(a, b, _BINARY_CODES[name])
-    host_only(name or "element-wise op", a, b)
-    y = np.asarray(forward(a, b), dtype=np.float32)
-    record(y, (a, b), lambda g, needs: tuple(
-        _unbroadcast(f(g, a, b, y), x.shape) if need else None
-        for f, x, need in zip(grads, (a, b), needs)))
+    k, a, b = _operands(a, b)
+    y = k.binary(code, a, b)
+    record(y, (a, b), lambda g, needs: _binary_backward(k, code, g, a, b, y, needs))
     return y
+
+
+def _binary_backward(k, code, g, a, b, y, needs):
+    """The gradients of a binary op over backend calls, summed down to broadcast inputs."""
+    mul = lambda u, v: k.binary(_MULTIPLY, u, v)
+    if code == _ADD:
+        ga, gb = g, g
+    elif code == _SUBTRACT:
+        ga, gb = g, k.unary(_NEGATIVE, g)
+    elif code == _MULTIPLY:
+        ga, gb = mul(g, b), mul(g, a)
+    elif code == _DIVIDE:  # d(a/b)/db = -y/b
+        ga, gb = k.binary(_DIVIDE, g, b), k.binary(_DIVIDE, mul(k.unary(_NEGATIVE, g), y), b)
+    elif code == _MAXIMUM:  # to a on ties
+        ga, gb = mul(g, k.binary(_GE, a, b)), mul(g, k.binary(_GT, b, a))
+    else:  # minimum: to a on ties
+        ga, gb = mul(g, k.binary(_GE, b, a)), mul(g, k.binary(_GT, a, b))
+    return (k.unbroadcast(ga, a.shape) if needs[0] else None,
+            k.unbroadcast(gb, b.shape) if needs[1] else None)
 
 
 def add(a, b):
     """a + b with NumPy broadcasting."""
-    return _binary(a, b, np.add, (lambda g, a, b, y: g, lambda g, a, b, y: g))
+    return _binary(a, b, _ADD)
 
 
 def subtract(a, b):
     """a - b with NumPy broadcasting."""
-    return _binary(a, b, np.subtract, (lambda g, a, b, y: g, lambda g, a, b, y: -g))
+    return _binary(a, b, _SUBTRACT)
 
 
 def multiply(a, b):
     """a · b element-wise with NumPy broadcasting."""
-    return _binary(a, b, np.multiply, (lambda g, a, b, y: g * b, lambda g, a, b, y: g * a))
+    return _binary(a, b, _MULTIPLY)
 
 
 def divide(a, b):
     """a / b element-wise with NumPy broadcasting."""
-    return _binary(a, b, np.divide, (lambda g, a, b, y: g / b, lambda g, a, b, y: -g * y / b))
+    return _binary(a, b, _DIVIDE)
 
 
 def maximum(a, b):
     """Element-wise maximum; the gradient goes to the larger input (to `a` on ties)."""
-    return _binary(a, b, np.maximum, (lambda g, a, b, y: g * (a >= b), lambda g, a, b, y: g * (a < b)))
+    return _binary(a, b, _MAXIMUM)
 
 
 def minimum(a, b):
     """Element-wise minimum; the gradient goes to the smaller input (to `a` on ties)."""
-    return _binary(a, b, np.minimum, (lambda g, a, b, y: g * (a <= b), lambda g, a, b, y: g * (a > b)))
+    return _binary(a, b, _MINIMUM)
 
 
-def _unary(x, forward, grad, device=None):
+def _unary(x, code, p0=0.0, p1=0.0):
     x = _x(x, "x")
-    if device is not None and on_device(x):
-        return _unary_device(x, *device)
-    host_only(getattr(forward, "__name__", "element-wise op"), x)
-    y = np.asarray(forward(x), dtype=np.float32)
-    record(y, (x,), lambda g, needs: (grad(g, x, y),))
+    k = kernels(x)
+    y = k.unary(code, x, p0, p1)
+    record(y, (x,), lambda g, needs: (_unary_backward(k, code, g, x, y, p0, p1),))
     return y
 
 
-# On the GPU: the op codes of fastdnn._cuda's binary/unary (csrc/core/codes.h), each backward
-# written with those same kernels; gradients are summed down to broadcast inputs with reduce_to.
+def _unary_backward(k, code, g, x, y, p0, p1):
+    """The gradient of a unary op over backend calls."""
+    if code == _NEGATIVE:
+        return k.unary(_NEGATIVE, g)
+    if code == _SQUARE:  # 2g·x
+        return k.binary(_MULTIPLY, k.unary(_SCALE, g, 2.0), x)
+    if code == _ABS:  # sign(x), 0 at 0
+        return k.binary(_MULTIPLY, g, k.unary(_SIGN, x))
+    if code == _EXP:
+        return k.binary(_MULTIPLY, g, y)
+    if code == _LOG:
+        return k.binary(_DIVIDE, g, x)
+    if code == _SQRT:  # g·0.5 / y
+        return k.binary(_DIVIDE, k.unary(_SCALE, g, 0.5), y)
+    # clip: the gradient passes where x lies inside
+    return k.binary(_MULTIPLY, g, k.unary(_INSIDE, x, p0, p1))
+
+
+# The element-wise op codes (csrc/core/codes.h, through fastdnn._codes).
 _ADD, _SUBTRACT, _MULTIPLY, _DIVIDE = BINARY["add"], BINARY["subtract"], BINARY["multiply"], BINARY["divide"]
 _MAXIMUM, _MINIMUM, _GE, _GT = BINARY["maximum"], BINARY["minimum"], BINARY["greater_equal"], BINARY["greater"]
-_BINARY_CODES = {k: BINARY[k] for k in ("add", "subtract", "multiply", "divide", "maximum", "minimum")}
 _NEGATIVE, _SQUARE, _ABS, _EXP, _LOG, _SQRT = (UNARY[k] for k in ("negative", "square", "abs", "exp", "log", "sqrt"))
 _CLIP, _SCALE, _SIGN, _INSIDE, _GELU, _GELU_GRAD = (
     UNARY[k] for k in ("clip", "scale", "sign", "inside", "gelu", "gelu_grad"))
 
 
-def _unbroadcast_device(native, g, shape):
-    """`g` summed down to `shape` on the GPU (undoing NumPy broadcasting)."""
-    if tuple(g.shape) == tuple(shape):
-        return g
-    kept = (1,) * (g.ndim - len(shape)) + tuple(shape)
-    return native.reduce_to(g, kept).reshape(tuple(shape))
-
-
-def _binary_device(a, b, code):
-    host = b if on_device(a) else a
-    if not on_device(host) and np.size(host) > 1:
-        kernels(a, b)  # raises: only a scalar may come from host memory, as in PyTorch
-    k = kernels(a if on_device(a) else b)
-    n = k.native
-    a, b = k.put(a), k.put(b)
-    y = n.binary(code, a, b)
-
-    def backward(g, needs):
-        mul = lambda u, v: n.binary(_MULTIPLY, u, v)  # noqa: E731
-        if code == _ADD:
-            ga, gb = g, g
-        elif code == _SUBTRACT:
-            ga, gb = g, n.unary(_NEGATIVE, g)
-        elif code == _MULTIPLY:
-            ga, gb = mul(g, b), mul(g, a)
-        elif code == _DIVIDE:  # d(a/b)/db = -y/b
-            ga, gb = n.binary(_DIVIDE, g, b), n.unary(_NEGATIVE, n.binary(_DIVIDE, mul(g, y), b))
-        elif code == _MAXIMUM:  # to a on ties
-            ga, gb = mul(g, n.binary(_GE, a, b)), mul(g, n.binary(_GT, b, a))
-        else:  # minimum: to a on ties
-            ga, gb = mul(g, n.binary(_GE, b, a)), mul(g, n.binary(_GT, a, b))
-        return (_unbroadcast_device(n, ga, a.shape) if needs[0] else None,
-                _unbroadcast_device(n, gb, b.shape) if needs[1] else None)
-
-    record(y, (a, b), backward)
-    return y
-
-
-def _unary_device(x, code, p0=0.0, p1=0.0):
-    n = kernels(x).native
-    y = n.unary(code, x, float(p0), float(p1))
-
-    def backward(g, needs):
-        if code == _NEGATIVE:
-            d = n.unary(_NEGATIVE, g)
-        elif code == _SQUARE:
-            d = n.unary(_SCALE, n.binary(_MULTIPLY, g, x), 2.0)
-        elif code == _ABS:
-            d = n.binary(_MULTIPLY, g, n.unary(_SIGN, x))
-        elif code == _EXP:
-            d = n.binary(_MULTIPLY, g, y)
-        elif code == _LOG:
-            d = n.binary(_DIVIDE, g, x)
-        elif code == _SQRT:
-            d = n.unary(_SCALE, n.binary(_DIVIDE, g, y), 0.5)
-        else:  # clip: the gradient passes where x lies inside
-            d = n.binary(_MULTIPLY, g, n.unary(_INSIDE, x, float(p0), float(p1)))
-        return (d,)
-
-    record(y, (x,), backward)
-    return y
-
-
 def negative(x):
     """-x."""
-    return _unary(x, np.negative, lambda g, x, y: -g, (_NEGATIVE,))
+    return _unary(x, _NEGATIVE)
 
 
 def square(x):
     """x², element-wise."""
-    return _unary(x, np.square, lambda g, x, y: 2 * g * x, (_SQUARE,))
+    return _unary(x, _SQUARE)
 
 
-def abs(x):  # noqa: A001 - mirrors keras.ops.abs
+def abs(x):
     """|x|, element-wise (gradient sign(x), 0 at 0)."""
-    return _unary(x, np.abs, lambda g, x, y: g * np.sign(x), (_ABS,))
+    return _unary(x, _ABS)
 
 
 def exp(x):
     """exp(x), element-wise."""
-    return _unary(x, np.exp, lambda g, x, y: g * y, (_EXP,))
+    return _unary(x, _EXP)
 
 
 def log(x):
     """Natural logarithm, element-wise."""
-    return _unary(x, np.log, lambda g, x, y: g / x, (_LOG,))
+    return _unary(x, _LOG)
 
 
 def sqrt(x):
     """Square root, element-wise."""
-    return _unary(x, np.sqrt, lambda g, x, y: g * 0.5 / y, (_SQRT,))
+    return _unary(x, _SQRT)
 
 
 def clip(x, x_min, x_max):
-    """x clipped to [x_min, x_max]; the gradient passes where x lies inside."""
-    return _unary(x, lambda v: np.clip(v, x_min, x_max),
-                  lambda g, x, y: g * ((x >= x_min) & (x <= x_max)), (_CLIP, x_min, x_max))
+    """x clipped to [x_min, x_max] (None: unbounded); the gradient passes where x lies inside."""
+    lo = -math.inf if x_min is None else float(x_min)
+    hi = math.inf if x_max is None else float(x_max)
+    return _unary(x, _CLIP, lo, hi)
 
 
 def where(condition, a, b):
-    """a where condition holds, else b (the condition is not differentiated)."""
+    """a where condition holds, else b (the condition is not differentiated; CPU arrays only)."""
+    a, b = _x(a, "a"), _x(b, "b")
     host_only("where", a, b)
     cond = np.asarray(condition, dtype=bool)
-    return _binary(a, b, lambda a, b: np.where(cond, a, b),
-                   (lambda g, a, b, y: np.where(cond, g, 0), lambda g, a, b, y: np.where(cond, 0, g)))
+    y = np.asarray(np.where(cond, a, b), dtype=np.float32)
+    record(y, (a, b), lambda g, needs: tuple(
+        CPU.unbroadcast(np.where(cond, g, 0) if i == 0 else np.where(cond, 0, g), x.shape) if need else None
+        for i, (x, need) in enumerate(zip((a, b), needs))))
+    return y
 
 
 # ---- reductions and shapes ---------------------------------------------------------------------
 
-def sum(x, axis=None, keepdims=False):  # noqa: A001 - mirrors keras.ops.sum
+def sum(x, axis=None, keepdims=False):
     """Sum over `axis` (all axes by default)."""
     return _reduce(x, axis, keepdims, 1.0)
 
@@ -626,70 +561,24 @@ def mean(x, axis=None, keepdims=False):
 def _reduce(x, axis, keepdims, scale):
     """Sum (scale 1) or mean (scale None: 1/count) over `axis`; the backward spreads the gradient."""
     x = _x(x, "x")
-    if on_device(x):
-        return _reduce_all_device(x, axis, keepdims, scale)
-    total = np.add.reduce(x, axis=axis, keepdims=keepdims, dtype=np.float64)
+    axes = _axes(axis, x.ndim)
     if scale is None:  # the mean of nothing is NaN, as in NumPy and Keras
-        count = x.size // np.size(total) if np.size(total) else 1
+        count = math.prod(x.shape if axes is None else [x.shape[i] for i in axes])
         scale = 1.0 / count if count else float("nan")
-    y = np.asarray(total * scale, dtype=np.float32)
-    if axis is None and not keepdims:
-        record(y, (x,), lambda g, needs: (np.full(x.shape, float(g) * scale, np.float32),))
-    else:
-        record(y, (x,), lambda g, needs: (
-            np.broadcast_to(_keep(g, x.ndim, axis, keepdims) * np.float32(scale), x.shape).astype(np.float32),))
-    return y
-
-
-def _reduce_all_device(x, axis, keepdims, scale):
-    """sum/mean of a GPU array: every element (the deterministic kernel), or over `axis`."""
-    if axis is not None or keepdims:
-        return _reduce_axes_device(x, axis, keepdims, scale)
-    if scale is None:
-        scale = 1.0 / x.size if x.size else float("nan")
     k = kernels(x)
-    y = k.sum_all(x, scale)
-
-    def backward(g, needs):
-        d = k.scale_by(k.ones(x.shape), g)
-        return (d if scale == 1.0 else k.scale_by(d, scale),)
-
-    record(y, (x,), backward)
+    y = k.sum_axes(x, axes, keepdims, scale)
+    record(y, (x,), lambda g, needs: (k.spread(g, x.shape, axes, keepdims, scale),))
     return y
 
 
-def _reduce_axes_device(x, axis, keepdims, scale):
-    """sum/mean of a GPU array over `axis` (None: all), through reduce_to; the backward
-    broadcasts the gradient back."""
-    axes = tuple(range(x.ndim)) if axis is None else ((axis,) if np.isscalar(axis) else tuple(axis))
-    if any(not -x.ndim <= int(a) < x.ndim for a in axes):
-        raise ValueError(f"axis {axis} is out of bounds for an array of dimension {x.ndim}.")
-    axes = tuple(sorted({int(a) % x.ndim for a in axes}))
-    n = kernels(x).native
-    kept = tuple(1 if i in axes else d for i, d in enumerate(x.shape))
-    count = math.prod(x.shape[i] for i in axes)
-    if scale is None:  # the mean of nothing is NaN, as in NumPy and Keras
-        scale = 1.0 / count if count else float("nan")
-    y = n.reduce_to(x, kept)
-    if scale != 1.0:
-        y = n.unary(_SCALE, y, scale)
-    out_shape = kept if keepdims else tuple(d for i, d in enumerate(x.shape) if i not in axes)
-    y = y.reshape(out_shape)
-
-    def backward(g, needs):
-        d = n.broadcast_to(g.reshape(kept), tuple(x.shape))
-        return (d if scale == 1.0 else n.unary(_SCALE, d, scale),)
-
-    record(y, (x,), backward)
-    return y
-
-
-def _keep(g, ndim, axis, keepdims):
-    g = np.asarray(g, np.float32)
-    if keepdims or axis is None:
-        return g.reshape((1,) * ndim) if axis is None and not keepdims else g
+def _axes(axis, ndim):
+    """`axis` (None, an int or a sequence) as None or a sorted tuple of distinct axes."""
+    if axis is None:
+        return None
     axes = (axis,) if np.isscalar(axis) else tuple(axis)
-    return np.expand_dims(g, tuple(a % ndim for a in axes))
+    if any(not -ndim <= int(a) < ndim for a in axes):
+        raise np.exceptions.AxisError(f"axis {axis} is out of bounds for an array of dimension {ndim}.")
+    return tuple(sorted({int(a) % ndim for a in axes}))
 
 
 def reshape(x, shape):
