@@ -1,4 +1,4 @@
-"""Each op's backward is written once, over backend calls (fastdnn/ops.py, fastdnn/noise.py):
+"""Each op's backward is written once, over backend calls (fastdnn/ops/):
 run on the host stand-in of the CUDA module (fake_backend.py), whose element-wise codes are the
 CPU backend's, every gradient equals the CPU's. The stand-in sums broadcast gradients in
 float64 (as the GPU's reduce_to) where the CPU sums in float32: those agree to float32
