@@ -4,8 +4,12 @@
 NumPy arrays and the CUDA backend (fastdnn/backend/cuda.py, on `fastdnn._cuda`) for CUDA arrays
 (`fastdnn.cuda.Array`). Both implement the one protocol of fastdnn/backend/base.py, so an op in
 `fastdnn.ops` asks `kernels(...)` once and calls the result, and its backward is written once
-over those calls. Outside the backends, code asks `on_device` only to move or convert data
-(`like`, `host`), never to pick a kernel.
+over those calls. Outside the backends, code asks `on_device` to move or convert data (`like`,
+`host`) and to refuse GPU arrays where no CUDA kernel exists (`host_only`); the one place it
+still picks a formula by device is `fastdnn.losses.sparse_categorical_crossentropy` on
+probabilities, whose CPU side is a chain of differentiable ops and whose GPU side is the one
+kernel `ops.sparse_crossentropy_from_probabilities` (the chain's one-hot product needs a host
+array).
 
     >>> import numpy as np
     >>> kernels(np.ones(3, np.float32)) is CPU

@@ -188,13 +188,19 @@ def _reduce(x, axis, keepdims, scale):
 
 
 def _axes(axis, ndim):
-    """`axis` (None, an int or a sequence) as None or a sorted tuple of distinct axes."""
+    """`axis` (None, an int or a sequence) as None or a sorted tuple of axes, checked as NumPy
+    checks them (a 0-d array takes a plain axis 0 or -1, which sums nothing)."""
     if axis is None:
         return None
+    if ndim == 0 and np.isscalar(axis) and int(axis) in (0, -1):
+        return ()
     axes = (axis,) if np.isscalar(axis) else tuple(axis)
     if any(not -ndim <= int(a) < ndim for a in axes):
         raise np.exceptions.AxisError(f"axis {axis} is out of bounds for an array of dimension {ndim}.")
-    return tuple(sorted({int(a) % ndim for a in axes}))
+    normalized = [int(a) % ndim for a in axes]
+    if len(set(normalized)) != len(normalized):
+        raise ValueError(f"duplicate value in 'axis': {axis}")
+    return tuple(sorted(normalized))
 
 
 def reshape(x, shape):
