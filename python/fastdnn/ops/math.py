@@ -192,6 +192,8 @@ def _axes(axis, ndim):
     checks them (a 0-d array takes a plain axis 0 or -1, which sums nothing)."""
     if axis is None:
         return None
+    if type(axis) is int and -ndim <= axis < ndim:  # the common case, without the checks below
+        return (axis % ndim,)
     if ndim == 0 and np.isscalar(axis) and int(axis) in (0, -1):
         return ()
     axes = (axis,) if np.isscalar(axis) else tuple(axis)
