@@ -11,7 +11,7 @@ from .._dispatch import CPU, host_only, kernels, on_device
 from ..autodiff import record
 from ._inputs import _x
 
-# ---- element-wise arithmetic (NumPy forward, broadcasting backward) ----------------------------
+# ---- element-wise arithmetic (the backend's binary/unary codes; gradients summed down to broadcast inputs)
 
 def _operands(a, b):
     """(backend, a, b) for a binary op: a scalar from host memory joins a GPU array (as in
