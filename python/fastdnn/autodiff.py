@@ -3,7 +3,7 @@
 Every op in `fastdnn.ops` computes its forward result natively and, when a tape is recording and
 one of its inputs needs a gradient, records a node: its output, its inputs and a backward
 function that maps the output's gradient to the inputs' gradients (each op's backward sits next
-to its forward in ops.py). `GradientTape.gradient` walks the nodes in reverse, summing the
+to its forward in fastdnn/ops/). `GradientTape.gradient` walks the nodes in reverse, summing the
 gradients that reach each array. Arrays are identified by object identity; the tape keeps every
 recorded array alive, so no identity is reused while it runs.
 

@@ -13,14 +13,11 @@ fastdnn's own tiled kernel; `gemm_backend()` says which.
 
 import importlib.util
 import os
-import types
-
-import numpy as np
 
 from . import _C
-from . import _dispatch
+from .backend.cuda import CUDABackend
 
-_backend = None  # the CUDA kernel namespace, once loaded
+_backend = None  # the CUDABackend, once loaded
 _cublaslt_error = ""
 _simulator = None  # fastdnn._cuda_sim, once loaded
 
@@ -107,7 +104,7 @@ def _cublaslt_candidates():
 
 
 def _load(index=0):
-    """Imports fastdnn._cuda, takes GPU `index` and opens cuBLASLt; returns the kernel namespace.
+    """Imports fastdnn._cuda, takes GPU `index` and opens cuBLASLt; returns the CUDABackend.
 
     Raises:
         RuntimeError: without a CUDA build, a driver or a device, saying which is missing.
@@ -136,12 +133,12 @@ def _load(index=0):
             break
         errors.append(err)
     _cublaslt_error = "; ".join(errors) if not native.cublaslt_loaded() else ""
-    _backend = _namespace(native, int(index))
+    _backend = CUDABackend(native, int(index))
     return _backend
 
 
 def kernels():
-    """The CUDA kernel namespace (loading the backend on device 0 if no GPU was taken yet)."""
+    """The CUDA backend (loading the backend on device 0 if no GPU was taken yet)."""
     return _backend if _backend is not None else _load(0)
 
 
@@ -165,49 +162,9 @@ def synchronize():
         _backend.native.synchronize()
 
 
-def _namespace(native, index):
-    """The CUDA kernels with the signatures of fastdnn._C, and the helpers of _dispatch.CPU."""
 
-    def put(x):
-        if _dispatch.on_device(x):
-            return x
-        keep = isinstance(x, np.ndarray) and x.dtype == np.int64  # class labels stay int64
-        # np.asarray, not np.ascontiguousarray, which turns a 0-d array into shape (1,)
-        return native.from_numpy(np.asarray(x, dtype=np.int64 if keep else np.float32, order="C"))
-
-    def scalar(g):
-        return g if _dispatch.on_device(g) else native.full((), float(g))
-
-    def dense_backward(g2, x2, kernel, y2, code, alpha, needs):
-        need_b = len(needs) > 2 and needs[2]
-        dz, db = native.act_backward(y2, g2, code, alpha, need_b and not needs[1])
-        dx = dk = None
-        if needs[0]:
-            dx = native.gemm(dz, kernel, False, True, None, False, None, 0, 0.0, False)[0]
-        if needs[1] and need_b:
-            dk, db = native.weight_bias_grad(x2, dz)  # cuBLASLt's BGRAD epilogue where it applies
-        elif needs[1]:
-            dk = native.gemm(x2, dz, True, False, None, False, None, 0, 0.0, False)[0]
-        return dx, dk, db
-
-    return types.SimpleNamespace(
-        name="cuda", native=native, device_index=index, put=put,
-        gemm=native.gemm, act_forward=native.act_forward, act_backward=native.act_backward,
-        softmax=native.softmax, softmax_backward=native.softmax_backward,
-        softmax_xent=native.softmax_xent, sparse_xent_probs=native.sparse_xent_probs,
-        batchnorm_forward_train=native.batchnorm_forward_train,
-        batchnorm_forward_infer=native.batchnorm_forward_infer,
-        batchnorm_backward=native.batchnorm_backward,
-        noise_bernoulli=native.noise_bernoulli, noise_normal=native.noise_normal,
-        optimizer_update=native.optimizer_update, sum_all=native.sum_all,
-        weight_penalty=native.weight_penalty, apply_constraints=native.apply_constraints,
-        dense_backward=dense_backward,
-        moving_average=native.moving_average,
-        mean_all=lambda values, n: native.sum_all(values, 1.0 / n if n else 0.0),
-        scale_by=lambda x, g: native.scale_by_scalar(x, scalar(g)),
-        scale_rows=lambda x, g: native.scale_rows(x, put(np.asarray(g, np.float32).reshape(-1))
-                                                  if not _dispatch.on_device(g) else g.reshape(-1)),
-        inv_std=lambda variance, eps: put(_dispatch.CPU.inv_std(variance.numpy(), eps)),
-        ones=lambda shape: native.full(tuple(shape), 1.0),
-        contiguous=put,
-    )
+def from_dlpack_capsule(x, index):
+    """A GPU array sharing the memory of DLPack producer `x` on GPU `index`, after the
+    producer's queued work (the backend loaded on that GPU first)."""
+    native = _load(index).native
+    return native.from_dlpack_capsule(x.__dlpack__(stream=native.stream_handle()))

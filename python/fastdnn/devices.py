@@ -136,7 +136,4 @@ def from_dlpack(x):
         return np.from_dlpack(x)
     if kind != 2:  # kDLCUDA
         raise ValueError(f"from_dlpack reads host (1) or CUDA (2) memory. Received DLPack device type {kind}.")
-    backend = cuda_module._load(index)
-    native = backend.native
-    capsule = x.__dlpack__(stream=native.stream_handle())  # the producer orders its work first
-    return native.from_dlpack_capsule(capsule)
+    return cuda_module.from_dlpack_capsule(x, index)
