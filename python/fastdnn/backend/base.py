@@ -3,7 +3,7 @@
 `fastdnn._dispatch.kernels(*arrays)` returns a `Backend` (backend/cpu.py for NumPy arrays,
 backend/cuda.py for CUDA arrays) and the ops in `fastdnn.ops` call it; both implement every
 name below with the same arguments and the same results (up to float32 rounding where a
-docstring says so). tests/test_backend_protocol.py holds them to it.
+docstring says so). tests/cuda/test_backend_protocol.py holds them to it.
 
 The native kernels take the arguments of `fastdnn._C` (csrc/); the rest are the helpers an op
 needs beyond them. Codes are those of `fastdnn._codes` (csrc/core/codes.h).
