@@ -3,6 +3,7 @@ an independent NumPy float64 formula, the backward against an explicit float64 J
 differences and PyTorch, and the layer against Keras 3 (config, parameter counts, predictions)
 where Keras is installed."""
 
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -130,6 +131,46 @@ def test_forward_matches_the_float64_reference_and_numpy(shape, affine, isa, thr
     np.testing.assert_allclose(inv_std.reshape(-1), s64, rtol=EPS32)
     np.testing.assert_allclose(ref_mean.reshape(-1), m64, rtol=1e-13, atol=1e-13)
     np.testing.assert_allclose(ref_var.reshape(-1), 1 / s64**2 - 1e-3, rtol=1e-10, atol=1e-13)
+
+
+@contextlib.contextmanager
+def _on_isa(name):
+    previous = fastdnn.get_isa()
+    fastdnn.set_isa(name)
+    try:
+        yield
+    finally:
+        fastdnn.set_isa(previous)
+
+
+def test_the_reference_path_runs_the_float64_reference(rng):
+    # set_isa("reference") reaches layer norm through the CpuIsa table. Its forward is the float64
+    # reference's, rounded once, so exactly layernorm_reference_forward's; its backward is the
+    # float64 formula over the float32 mean and inv_std it is given, rounded once: within one
+    # float32 ulp of NumPy's float64 (the sums' order differs only in the double's last bits;
+    # atol covers dx entries that cancel to ~0). The fast paths round differently somewhere.
+    x = _data(rng, (64, 257), offset=3.0, spread=2.0)
+    gamma, beta = _affine(rng, 257, "both")
+    dy = rng.standard_normal(x.shape).astype(np.float32)
+    ref_y, ref_mean, ref_var = _C.layernorm_reference_forward(x.astype(np.float64), gamma, beta, 1e-3)
+    with _on_isa("reference"):
+        y, mean, inv_std = _C.layernorm_forward(x, gamma, beta, 1e-3)
+        dx, dgamma, dbeta = _C.layernorm_backward(dy, x, mean, inv_std, gamma)
+    np.testing.assert_array_equal(y, ref_y.astype(np.float32))
+    np.testing.assert_array_equal(mean, ref_mean.astype(np.float32))
+    np.testing.assert_array_equal(inv_std, (1 / np.sqrt(ref_var + 1e-3)).astype(np.float32))
+    d64, g64 = dy.astype(np.float64), gamma.astype(np.float64)
+    xhat = (x - mean.astype(np.float64)[:, None]) * inv_std.astype(np.float64)[:, None]
+    g = d64 * g64
+    n = x.shape[1]
+    want_dx = inv_std[:, None] / n * (n * g - g.sum(1, keepdims=True) - xhat * (g * xhat).sum(1, keepdims=True))
+    np.testing.assert_allclose(dx, want_dx, rtol=EPS32, atol=1e-12)
+    np.testing.assert_allclose(dgamma, (d64 * xhat).sum(0), rtol=EPS32)
+    np.testing.assert_allclose(dbeta, d64.sum(0), rtol=EPS32)
+    for name in [i for i in fastdnn.available_isas() if i != "reference"]:
+        with _on_isa(name):
+            fast_y = _C.layernorm_forward(x, gamma, beta, 1e-3)[0]
+        assert not np.array_equal(fast_y, y), f"{name}'s layer norm gave the reference's bits"
 
 
 def test_forward_keeps_float32_accuracy_when_the_mean_dwarfs_the_spread(isa, rng):

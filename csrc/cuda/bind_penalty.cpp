@@ -41,7 +41,7 @@ void apply_constraints_op(const py::list& params, const py::list& specs) {
     py::tuple s = py::reinterpret_borrow<py::tuple>(specs[t]);
     if (s.size() != 7)
       throw py::value_error("A constraint spec is (kind, min_value, max_value, rate, outer, red, inner).");
-    const ConstraintDev c{s[0].cast<int>(), s[1].cast<double>(), s[2].cast<double>(), s[3].cast<double>()};
+    const ConstraintSpec c{s[0].cast<int>(), s[1].cast<double>(), s[2].cast<double>(), s[3].cast<double>()};
     const int64_t outer = s[4].cast<int64_t>(), red = s[5].cast<int64_t>(), inner = s[6].cast<int64_t>();
     check_constraint(c.kind, outer, red, inner, w.size(), shape_str(w.shape));
     constrain(w.f32(), outer, red, inner, c);

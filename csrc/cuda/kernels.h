@@ -112,8 +112,7 @@ struct PenaltyTensorDev {
   float l1, l2;
 };
 double weight_penalty(const PenaltyTensorDev* host_tensors, int count);
-using ConstraintDev = ConstraintSpec;  // the CPU's constraint settings (penalties/penalty_rule.h)
-void constrain(float* w, int64_t outer, int64_t red, int64_t inner, const ConstraintDev& c);
+void constrain(float* w, int64_t outer, int64_t red, int64_t inner, const ConstraintSpec& c);
 
 // ---- elementwise.cu ---------------------------------------------------------------------------
 // op: a BinaryOp / UnaryOp of csrc/core/codes.h.

@@ -41,7 +41,7 @@ __global__ void ordered_sum_kernel(const double* partial, int n, double* out) {
   out[0] = s;
 }
 
-__global__ void constrain_kernel(float* w, int64_t outer, int64_t red, int64_t inner, ConstraintDev c) {
+__global__ void constrain_kernel(float* w, int64_t outer, int64_t red, int64_t inner, ConstraintSpec c) {
   const int64_t columns = outer * inner;
   for (int64_t q = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; q < columns;
        q += (int64_t)gridDim.x * blockDim.x) {
@@ -76,7 +76,7 @@ double weight_penalty(const PenaltyTensorDev* host_tensors, int count) {
   return out;
 }
 
-void constrain(float* w, int64_t outer, int64_t red, int64_t inner, const ConstraintDev& c) {
+void constrain(float* w, int64_t outer, int64_t red, int64_t inner, const ConstraintSpec& c) {
   if (outer * inner == 0) return;
   constrain_kernel<<<grid_for(outer * inner), 256, 0, stream()>>>(w, outer, red, inner, c);
   check_launch("constrain_kernel");
