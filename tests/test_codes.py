@@ -105,3 +105,14 @@ def test_error_messages_list_the_codes_from_the_table():
         _C.act_forward(np.ones(2, np.float32), len(_codes.ACTIVATION), 0.0)
     with pytest.raises(ValueError, match="5 nadam"):
         _C.optimizer_update(len(_codes.OPTIMIZER), [], [], [], {})
+
+
+def test_selu_constants_are_written_once_in_the_kernels():
+    # The paper's values (Klambauer et al. 2017, to the digits Keras writes), from act_rule.h
+    # through _C: Python's alpha-dropout coefficients use the double, the kernels its float.
+    from fastdnn import noise
+    assert _codes.SELU_ALPHA == noise.SELU_ALPHA == 1.6732632423543772848170429916717
+    assert _codes.SELU_SCALE == noise.SELU_SCALE == 1.0507009873554804934193349852946
+    z = np.float32([-1.0])
+    want = np.float32(SELU_SCALE) * (np.float32(SELU_ALPHA) * np.expm1(np.float64(z)))
+    np.testing.assert_allclose(_C.act_forward(z, _codes.ACTIVATION["selu"], 0.0), want, rtol=ACT_RTOL, atol=ACT_ATOL)

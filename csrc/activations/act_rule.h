@@ -21,9 +21,12 @@
 
 namespace fastdnn {
 
-// SELU's fixed constants (Klambauer et al. 2017), as Keras.
-constexpr float kSeluAlpha = 1.6732632423543772f;
-constexpr float kSeluScale = 1.0507009873554805f;
+// SELU's fixed constants (Klambauer et al. 2017), as Keras: in double for fastdnn._C.SELU_ALPHA
+// and SELU_SCALE (Python's alpha-dropout coefficients), rounded to float for the kernels.
+constexpr double kSeluAlpha64 = 1.6732632423543772848170429916717;
+constexpr double kSeluScale64 = 1.0507009873554804934193349852946;
+constexpr float kSeluAlpha = (float)kSeluAlpha64;
+constexpr float kSeluScale = (float)kSeluScale64;
 
 namespace act_rule {
 

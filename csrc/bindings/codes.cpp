@@ -3,6 +3,7 @@
 // writes a code of its own.
 #include <pybind11/pybind11.h>
 
+#include "../activations/act_rule.h"
 #include "../core/codes.h"
 
 namespace py = pybind11;
@@ -33,6 +34,8 @@ void bind_codes(py::module_& m) {
     using Enum = ConstraintKind;
     py::enum_<Enum>(m, "ConstraintKind", "Weight constraint codes (core/codes.h).") FASTDNN_CONSTRAINTS(FASTDNN_BIND_CODE);
   }
+  m.attr("SELU_ALPHA") = kSeluAlpha64;  // activations/act_rule.h
+  m.attr("SELU_SCALE") = kSeluScale64;
 }
 
 #undef FASTDNN_BIND_CODE

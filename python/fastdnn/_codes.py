@@ -18,3 +18,7 @@ BINARY = _table(_C.BinaryOp)
 UNARY = _table(_C.UnaryOp)
 OPTIMIZER = _table(_C.OptimizerKind)
 CONSTRAINT = _table(_C.ConstraintKind)
+
+# SELU's fixed constants in double (activations/act_rule.h; the kernels use them rounded to float).
+SELU_ALPHA = float(_C.SELU_ALPHA)
+SELU_SCALE = float(_C.SELU_SCALE)

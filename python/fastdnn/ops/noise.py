@@ -30,6 +30,7 @@ import operator
 
 import numpy as np
 
+from .. import _codes
 from .. import random as frandom
 from .._codes import BINARY
 from .._dispatch import kernels, on_device
@@ -39,10 +40,10 @@ from ._inputs import _x
 
 _MULTIPLY = BINARY["multiply"]
 
-# SELU's constants (Klambauer et al., 2017); alpha dropout sets dropped units to SELU's
-# negative saturation value α' = -scale·alpha.
-SELU_ALPHA = 1.6732632423543772848170429916717
-SELU_SCALE = 1.0507009873554804934193349852946
+# SELU's constants (Klambauer et al., 2017), the kernels' own (activations/act_rule.h); alpha
+# dropout sets dropped units to SELU's negative saturation value α' = -scale·alpha.
+SELU_ALPHA = _codes.SELU_ALPHA
+SELU_SCALE = _codes.SELU_SCALE
 _SEEDED_STREAM = 2**31  # seeded layers' stream; unseeded layers take ids below it
 
 
