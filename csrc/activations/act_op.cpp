@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "../core/arrays.h"
+#include "act.h"
 #include "../isa/isa.h"
 #include "../core/threadpool.h"
 
@@ -24,24 +25,27 @@ void same_shape(const py::array& a, const char* an, const py::array& b, const ch
 
 }  // namespace
 
+void act_forward_cpu(const float* x, float* y, int64_t n, Act act, float alpha) {
+  const CpuIsa& isa = cpu_isa();
+  constexpr int64_t kChunk = 1 << 16;  // large arrays are split across the thread pool
+  if (n <= kChunk || get_num_threads() == 1) {
+    isa.act_forward(x, y, n, act, alpha);
+  } else {
+    const int chunks = (int)((n + kChunk - 1) / kChunk);
+    parallel_for(chunks, [&](int c) {
+      const int64_t i0 = c * kChunk;
+      isa.act_forward(x + i0, y + i0, std::min(kChunk, n - i0), act, alpha);
+    });
+  }
+}
+
 py::array act_forward_op(const py::array& x, int activation, float alpha, py::object out) {
   const float* xp = input_f32_nd(x, "x", 0);
   const Act act = checked_act(activation);
   float* yp;
   py::array y = output_or_new(out, shape_of(x), &yp);
-  const int64_t n = x.size();
-  const CpuIsa& isa = cpu_isa();
   py::gil_scoped_release nogil;
-  constexpr int64_t kChunk = 1 << 16;  // large arrays are split across the thread pool
-  if (n <= kChunk || get_num_threads() == 1) {
-    isa.act_forward(xp, yp, n, act, alpha);
-  } else {
-    const int chunks = (int)((n + kChunk - 1) / kChunk);
-    parallel_for(chunks, [&](int c) {
-      const int64_t i0 = c * kChunk;
-      isa.act_forward(xp + i0, yp + i0, std::min(kChunk, n - i0), act, alpha);
-    });
-  }
+  act_forward_cpu(xp, yp, x.size(), act, alpha);
   return y;
 }
 

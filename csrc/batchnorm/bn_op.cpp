@@ -21,6 +21,7 @@
 #include "../core/arrays.h"
 #include "../core/checks.h"
 #include "../isa/isa.h"
+#include "bn.h"
 
 namespace fastdnn {
 
@@ -28,19 +29,18 @@ namespace py = pybind11;
 
 namespace {
 
-// Per-feature center = mean, scale = gamma·inv_std and shift = beta, for y = (x − center)·scale
-// + shift (centering first: a constant feature gives exactly beta, with no cancellation).
-void bn_coefficients(const double* mean, const double* inv_std, const float* gamma, const float* beta,
-                     int64_t cols, float* center, float* scale, float* shift) {
-  for (int64_t j = 0; j < cols; ++j) {
-    center[j] = (float)mean[j];
-    scale[j] = (float)((gamma ? (double)gamma[j] : 1.0) * inv_std[j]);
-    shift[j] = beta ? beta[j] : 0.0f;
+// Scratch of `cols` values per field, owned by the caller's vectors.
+struct BnVectors {
+  std::vector<double> d;
+  std::vector<float> f;
+  explicit BnVectors(int64_t cols) : d(3 * cols), f(3 * cols) {}
+  BnScratch scratch(int64_t cols) {
+    return {d.data(), d.data() + cols, d.data() + 2 * cols, f.data(), f.data() + cols, f.data() + 2 * cols};
   }
-}
+};
 
 // Plain float64 reference of the training forward: textbook formulas, no shared code with the
-// kernels above (an independent check for the tests).
+// kernels of bn_forward.cpp (an independent check for the tests).
 void bn_reference_forward(const double* x, int64_t rows, int64_t cols, const double* gamma,
                           const double* beta, double eps, double* y, double* mean, double* var) {
   for (int64_t j = 0; j < cols; ++j) {
@@ -91,13 +91,8 @@ py::tuple batchnorm_forward_train_op(const py::array& x, py::object gamma, py::o
   float *yp = mut(y), *mp = mut(mean), *vp = mut(var), *ip = mut(inv_std);
   {
     py::gil_scoped_release nogil;
-    std::vector<double> m(cols), v(cols), is(cols);
-    std::vector<float> center(cols), scale(cols), shift(cols);
-    cpu_isa().bn_stats(xp, rows, cols, m.data(), v.data());
-    for (int64_t j = 0; j < cols; ++j) is[j] = 1.0 / std::sqrt(v[j] + eps);
-    bn_coefficients(m.data(), is.data(), gp, bp, cols, center.data(), scale.data(), shift.data());
-    cpu_isa().bn_affine(xp, yp, rows, cols, center.data(), scale.data(), shift.data());
-    for (int64_t j = 0; j < cols; ++j) mp[j] = (float)m[j], vp[j] = (float)v[j], ip[j] = (float)is[j];
+    BnVectors scratch(cols);
+    bn_forward_train(xp, rows, cols, gp, bp, eps, yp, mp, vp, ip, scratch.scratch(cols));
   }
   return py::make_tuple(y, mean, var, inv_std);
 }
@@ -116,11 +111,8 @@ py::array batchnorm_forward_infer_op(const py::array& x, const py::array& mean, 
   py::array y = py::array_t<float>(std::vector<py::ssize_t>(x.shape(), x.shape() + x.ndim()));
   float* yp = mut(y);
   py::gil_scoped_release nogil;
-  std::vector<double> m(cols), is(cols);
-  std::vector<float> center(cols), scale(cols), shift(cols);
-  for (int64_t j = 0; j < cols; ++j) m[j] = mp[j], is[j] = 1.0 / std::sqrt((double)vp[j] + eps);
-  bn_coefficients(m.data(), is.data(), gp, bp, cols, center.data(), scale.data(), shift.data());
-  cpu_isa().bn_affine(xp, yp, rows, cols, center.data(), scale.data(), shift.data());
+  BnVectors scratch(cols);
+  bn_forward_infer(xp, rows, cols, mp, vp, gp, bp, eps, yp, scratch.scratch(cols));
   return y;
 }
 

@@ -27,6 +27,7 @@ void bind_random(py::module_& m);
 void bind_dropout(py::module_& m);
 void bind_stats(py::module_& m);
 void bind_layernorm(py::module_& m);
+void bind_plan(py::module_& m);
 }
 
 PYBIND11_MODULE(_C, m) {
@@ -51,6 +52,7 @@ PYBIND11_MODULE(_C, m) {
   bind_dropout(m);
   bind_stats(m);
   bind_layernorm(m);
+  bind_plan(m);
 
   m.def("available_isas", &available_isas);
   m.def("get_isa", &get_isa);

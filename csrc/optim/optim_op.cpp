@@ -1,6 +1,6 @@
 // fastdnn._C.optimizer_update: one native call applies an optimizer step to every parameter of
-// a model (a multi-tensor kernel): gradient clipping, decoupled weight decay and the update
-// rule, one pass over each tensor after the norms, split across the thread pool.
+// a model (a multi-tensor kernel, optim_step.h): gradient clipping, decoupled weight decay and
+// the update rule, one pass over each tensor after the norms, split across the thread pool.
 //
 // The rules are Keras 3's, element by element in optim_rule.h (shared with the CUDA kernel).
 // Clipping (at most one, as Keras): clipnorm scales each tensor to norm <= c; global_clipnorm
@@ -20,20 +20,11 @@
 #include "../core/threadpool.h"
 #include "optim_args.h"
 #include "optim_kernel.h"
+#include "optim_step.h"
 
 namespace fastdnn {
 
 namespace py = pybind11;
-
-namespace {
-
-double sum_squares(const float* g, int64_t n) {
-  double s = 0;
-  for (int64_t i = 0; i < n; ++i) s += (double)g[i] * g[i];
-  return s;
-}
-
-}  // namespace
 
 void optimizer_update_op(int kind, const py::list& params, const py::list& grads,
                          const py::list& slots, const py::dict& hyper) {
@@ -41,7 +32,8 @@ void optimizer_update_op(int kind, const py::list& params, const py::list& grads
   const size_t count = params.size();
   optim_args::check_counts(count, grads.size(), slots.size());
   const int nslots = slot_count(h);
-  std::vector<OptimTensor> ts;
+  OptimStep step;
+  std::vector<OptimTensor>& ts = step.tensors;
   std::vector<py::array> keep;  // references held while the GIL is released
   for (size_t t = 0; t < count; ++t) {
     py::array w = as_ndarray(params[t], "params"), g = as_ndarray(grads[t], "grads");
@@ -62,41 +54,9 @@ void optimizer_update_op(int kind, const py::list& params, const py::list& grads
     ts.push_back(x);
   }
 
+  step.split();
   py::gil_scoped_release nogil;
-  if (h.clipnorm > 0 || h.global_clipnorm > 0) {
-    std::vector<double> sq(ts.size());
-    parallel_for((int)ts.size(), [&](int t) { sq[t] = sum_squares(ts[t].g, ts[t].n); });
-    if (h.clipnorm > 0) {  // each tensor to norm <= clipnorm
-      for (size_t t = 0; t < ts.size(); ++t) {
-        const double norm = std::sqrt(sq[t]);
-        ts[t].scale = norm > h.clipnorm ? (float)(h.clipnorm / norm) : 1.0f;
-      }
-    } else {  // all tensors together to norm <= global_clipnorm
-      double total = 0;
-      for (double s : sq) total += s;
-      const double norm = std::sqrt(total);
-      const float scale = norm > h.global_clipnorm ? (float)(h.global_clipnorm / norm) : 1.0f;
-      for (OptimTensor& t : ts) t.scale = scale;
-    }
-  }
-  // Chunks of 64 Ki values; models under 256 Ki parameters update inline, where waking a
-  // second thread costs more than it saves.
-  constexpr int64_t kChunk = 1 << 16, kParallelMin = 1 << 18;
-  int64_t total = 0;
-  for (const OptimTensor& t : ts) total += t.n;
-  const auto update = cpu_isa().optimizer_update;
-  if (total < kParallelMin) {
-    for (const OptimTensor& t : ts) update(h, t, 0, t.n);
-    return;
-  }
-  std::vector<std::pair<int, int64_t>> chunks;
-  for (int t = 0; t < (int)ts.size(); ++t)
-    for (int64_t i = 0; i < ts[t].n; i += kChunk) chunks.emplace_back(t, i);
-  parallel_for((int)chunks.size(), [&](int c) {
-    const OptimTensor& t = ts[chunks[c].first];
-    const int64_t i0 = chunks[c].second;
-    update(h, t, i0, std::min(t.n, i0 + kChunk));
-  });
+  step.run(h);
 }
 
 void bind_optimizers(py::module_& m) {

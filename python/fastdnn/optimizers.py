@@ -143,13 +143,10 @@ class Optimizer:
         if comm is not None and pairs:
             averaged, _ = comm.average_gradients([host(g) for g, _ in pairs])
             pairs = [(g, v) for g, (_, v) in zip(averaged, pairs)]
-        rate = self._last_rate = self.current_learning_rate
-        if pairs:
-            hyper = {"learning_rate": rate,
-                     "weight_decay": self.weight_decay or 0.0,
-                     "clipnorm": self.clipnorm or 0.0, "clipvalue": self.clipvalue or 0.0,
-                     "global_clipnorm": self.global_clipnorm or 0.0}
-            hyper.update(self._hyper())
+        if not pairs:
+            self._last_rate = self.current_learning_rate
+        else:
+            hyper = self._next_hyper()
             variables = [v for _, v in pairs]
             cached = self._lists
             if cached is None or len(cached[0]) != len(variables) or any(
@@ -162,6 +159,18 @@ class Optimizer:
                      else k.contiguous(g) for g, _ in pairs]
             k.optimizer_update(_KIND[self._kind], cached[1], grads, cached[2], hyper)
         self.iterations += 1
+
+    def _next_hyper(self):
+        """The native step's settings for the coming step: the learning rate (recorded as the
+        last one used), weight decay, clipping and the rule's own values. Advances the state
+        the rule carries between steps (Nadam's), so it is called once per step; the caller
+        then counts the step in `iterations`."""
+        rate = self._last_rate = self.current_learning_rate
+        hyper = {"learning_rate": rate, "weight_decay": self.weight_decay or 0.0,
+                 "clipnorm": self.clipnorm or 0.0, "clipvalue": self.clipvalue or 0.0,
+                 "global_clipnorm": self.global_clipnorm or 0.0}
+        hyper.update(self._hyper())
+        return hyper
 
     def apply(self, grads, trainable_variables):
         """Keras 3 spelling: apply(grads, variables)."""

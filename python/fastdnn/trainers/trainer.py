@@ -36,6 +36,7 @@ from . import data as data_utils
 from .compile_utils import CompileLoss, CompileMetrics
 from .data_adapters import ArrayDataAdapter, GeneratorDataAdapter, get_data_adapter, is_array_like
 from .epoch_iterator import EpochIterator
+from .native_step import NativeStep, NotNative
 from .replica import Replica, interrupt_signals
 
 def _serialize_entry(entry, family):
@@ -113,6 +114,7 @@ class Trainer:
         self._step_hooks = ()
         self._step_penalties = None  # what the running built-in step adds to the loss itself
         self._replica = None  # the link to the other ranks while a loop runs data-parallel
+        self._native = None  # NativeStep, NotNative (why not), or None (not tried yet)
 
     # ---- compile ------------------------------------------------------------------------------
 
@@ -133,18 +135,22 @@ class Trainer:
             run_eagerly: fastdnn always runs its native kernels eagerly, so True and False
                 (Keras's default, compile where possible) train alike.
             steps_per_execution: 1 (several steps per call is not implemented).
-            jit_compile: "auto" or False; True (a compiled step) is not implemented yet.
+            jit_compile: whether the built-in training step runs as a native plan
+                (trainers/native_step.py): "auto" (the default) where the whole graph has a
+                native form, False never (every step on the GradientTape), True always (a
+                ValueError says what keeps a graph off it). Steps the plan does not cover
+                (sample weights, a callback observing the step, data parallelism) run on the
+                tape either way, with the same results.
             auto_scale_loss: Keras's loss scaling of mixed precision; fastdnn trains in
                 float32, where Keras does not scale either.
 
         Raises:
             ValueError: for an unknown optimizer, loss or metric, or losses and metrics that do
                 not match the model's outputs.
-            NotImplementedError: for `jit_compile=True` or `steps_per_execution` above 1.
+            NotImplementedError: for `steps_per_execution` above 1.
         """
-        if jit_compile is True:
-            raise NotImplementedError("compile(jit_compile=True) is not implemented: fastdnn runs each step's "
-                                      'native kernels eagerly. Pass jit_compile="auto" (the default) or False.')
+        if jit_compile not in (True, False, "auto"):
+            raise ValueError(f'`jit_compile` must be True, False or "auto". Received: jit_compile={jit_compile!r}')
         if steps_per_execution != 1:
             arguments.positive_int(steps_per_execution, "steps_per_execution", optional=False)
             raise NotImplementedError(f"compile(steps_per_execution={steps_per_execution}) is not implemented: "
@@ -161,6 +167,7 @@ class Trainer:
                                 "steps_per_execution": steps_per_execution, "jit_compile": jit_compile}
         self._loss_tracker = metrics_module.Mean(name="loss")
         self._compile_loss = self._compile_metrics = None
+        self._native = None  # the native step's plan, or the reason there is none
         names = self._known_output_names()
         if names is not None:
             self._build_compiled(names)
@@ -319,6 +326,14 @@ class Trainer:
         keep = any(hook.keep_last_good for hook in hooks) if hooks else False
         replica = self.__dict__.get("_replica")  # data-parallel: every rank skips a step together
         saved = [v.numpy() for v in self.non_trainable_weights] if keep or replica is not None else None
+        observers = [hook for hook in hooks if hook.begin_step()] if hooks else ()
+        if not observers and sample_weight is None and replica is None:
+            native = self._native_batch(x, y)
+            if native is not None:  # the compiled step (native_step.py): same results, no tape
+                step, xb, labels = native
+                loss_value, y_pred = step.train(self, xb, labels, keep)
+                self._loss_tracker.update_state(loss_value, sample_weight=int(xb.shape[0]))
+                return self.compute_metrics(x, y, y_pred, sample_weight)
         plan = penalties.plan(self, variables)  # regularizers and constraints (penalties.py)
         cpu_only = plan.activity_layers or plan.tape or plan.python_constraints
         if plan.active and cpu_only and self._on_gpu():
@@ -326,7 +341,6 @@ class Trainer:
                 "On the GPU, fastdnn applies the l1/l2/l1_l2 weight regularizers and the built-in "
                 "constraints (MaxNorm, NonNeg, UnitNorm, MinMaxNorm); activity regularizers, other "
                 "regularizers and custom constraints run on the CPU only: train this model there.")
-        observers = [hook for hook in hooks if hook.begin_step()] if hooks else ()
         # Only the trainable weights are watched: frozen layers below the lowest trainable
         # weight are not recorded, and no gradient is computed for any frozen weight.
         with GradientTape(watch_accessed_variables=False) as tape, call_context.collect_losses() as added:
@@ -370,6 +384,40 @@ class Trainer:
                 hook.after_update(loss_value)
         self._loss_tracker.update_state(loss_value, sample_weight=int(data_utils.first_array(y_pred).shape[0]))
         return self.compute_metrics(x, y, y_pred, sample_weight)
+
+    def _native_batch(self, x, y):
+        """(NativeStep, x, labels) when this batch trains on the native plan, else None (the
+        tape). The plan is built at the first step after the one that built the loss, and again
+        when the model's weights, trainable flags or optimizer change, or a batch is larger;
+        a model found not native is tried again at the next `fit` or `compile`.
+
+        Raises:
+            ValueError: with `compile(jit_compile=True)`, for a model whose step has no native
+                form.
+        """
+        jit = self._compile_config["jit_compile"] if self._compile_config else "auto"
+        if jit is False or self._compile_loss is None or not self.built:
+            return None
+        step = self._native
+        if type(step) is NativeStep:
+            batch = step.inputs(x, y)
+            if batch is not None and step.valid_for(self):
+                return (step,) + batch
+        elif step is not None:
+            return None  # not native (the reason is kept); tried again at the next fit or compile
+        rows = int(np.shape(data_utils.first_array(x))[0]) if np.ndim(data_utils.first_array(x)) else 0
+        try:
+            if type(step) is NativeStep and step.valid_for(self):
+                rows = max(rows, step.plan.max_rows)
+            step = self._native = NativeStep.build(self, max(rows, 1))
+        except NotNative as why:
+            self._native = why
+            if jit is True:
+                raise ValueError(f"compile(jit_compile=True): this model's training step cannot run as a native "
+                                 f"plan: {why}. Pass jit_compile=\"auto\" to train it on the GradientTape.") from None
+            return None
+        batch = step.inputs(x, y)
+        return None if batch is None else (step,) + batch
 
     def test_step(self, data):
         """The loss and metrics of one batch, without training; returns the logs."""
@@ -462,6 +510,8 @@ class Trainer:
         batch_hooks = cbs.wants_train_batches
         self.stop_training = False
         self._step_hooks = tuple(cbs.step_hooks)
+        if self._native is not None and type(self._native) is not NativeStep:
+            self._native = None  # try the native step again: the model may have changed
         if replica is not None:
             self._build_for_replicas(adapter)
             replica.check_same(samples=getattr(adapter, "num_samples", None), batch_size=adapter.batch_size,

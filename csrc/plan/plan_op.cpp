@@ -1,0 +1,222 @@
+// fastdnn._C.TrainPlan: the training plan (train_plan.h) as a Python object. Its layers are
+// described once, as dicts (fastdnn/trainers/native_step.py builds them from a model); each
+// later step is one call to forward_backward and one to update, each without the GIL.
+//
+// Every array crossing here is checked (dtype, shape, contiguity, writability), so bad input
+// raises a Python exception, never a crash. The plan keeps references to the model's weight
+// and optimizer-state arrays and writes them in place.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "../core/arrays.h"
+#include "../optim/optim_args.h"
+#include "train_plan.h"
+
+namespace fastdnn {
+
+namespace py = pybind11;
+
+namespace {
+
+struct PyTrainPlan {
+  std::unique_ptr<TrainPlan> plan;
+  std::vector<py::object> keep;  // the weight and state arrays the plan points into
+  std::vector<float*> grads;     // the bound optimizer's gradients, in its order
+  std::vector<int64_t> grad_sizes;
+  std::vector<std::vector<int64_t>> grad_shapes;
+  int kind = -1, nslots = 0;
+};
+
+// A weight array of `shape` from a layer dict (None allowed when `optional`).
+float* weight(const py::dict& d, const char* key, const std::vector<int64_t>& shape, bool optional,
+              std::vector<py::object>& keep) {
+  if (!d.contains(key) || d[key].is_none()) {
+    if (optional) return nullptr;
+    throw py::value_error(std::string("TrainPlan: the layer needs `") + key + "`.");
+  }
+  py::object obj = d[key];
+  py::array a = as_ndarray(obj, key);
+  float* p = output_f32(a, key, shape);
+  keep.push_back(obj);
+  return p;
+}
+
+template <class T>
+T get(const py::dict& d, const char* key, T fallback) {
+  return d.contains(key) ? d[key].cast<T>() : fallback;
+}
+
+PlanLayer read_layer(const py::dict& d, int64_t in, std::vector<py::object>& keep) {
+  PlanLayer l;
+  const std::string kind = d["kind"].cast<std::string>();
+  l.in = in;
+  l.out = in;
+  if (kind == "dense") {
+    l.kind = PlanLayerKind::kDense;
+    l.out = d["units"].cast<int64_t>();
+    l.kernel = weight(d, "kernel", {in, l.out}, false, keep);
+    l.bias = weight(d, "bias", {l.out}, true, keep);
+    l.act = checked_act(get<int>(d, "activation", 0));
+    l.alpha = get<float>(d, "alpha", 0.0f);
+    l.want_dkernel = get<bool>(d, "train_kernel", false);
+    l.want_dbias = l.bias && get<bool>(d, "train_bias", false);
+  } else if (kind == "batchnorm") {
+    l.kind = PlanLayerKind::kBatchNorm;
+    l.gamma = weight(d, "gamma", {in}, true, keep);
+    l.beta = weight(d, "beta", {in}, true, keep);
+    l.moving_mean = weight(d, "moving_mean", {in}, false, keep);
+    l.moving_var = weight(d, "moving_variance", {in}, false, keep);
+    l.eps = get<double>(d, "epsilon", 1e-3);
+    check_eps(l.eps);
+    l.momentum = (float)get<double>(d, "momentum", 0.99);
+    l.training = get<bool>(d, "training", true);
+    l.want_dgamma_dbeta = l.training && get<bool>(d, "train_gamma_beta", false);
+  } else if (kind == "activation") {
+    l.kind = PlanLayerKind::kActivation;
+    l.act = checked_act(get<int>(d, "activation", 0));
+    l.alpha = get<float>(d, "alpha", 0.0f);
+  } else if (kind == "softmax") {
+    l.kind = PlanLayerKind::kSoftmax;
+  } else {
+    throw py::value_error("TrainPlan: unknown layer kind '" + kind +
+                          "'; expected 'dense', 'batchnorm', 'activation' or 'softmax'.");
+  }
+  return l;
+}
+
+// A float32 view of `rows` × `cols` values at p, kept alive by the plan object `owner`.
+py::array view(float* p, std::vector<int64_t> shape, const py::object& owner) {
+  std::vector<py::ssize_t> dims(shape.begin(), shape.end()), strides(shape.size());
+  py::ssize_t step = sizeof(float);
+  for (size_t i = shape.size(); i-- > 0;) strides[i] = step, step *= dims[i];
+  return py::array(py::dtype::of<float>(), dims, strides, p, owner);
+}
+
+int64_t checked_rows(const PyTrainPlan& p, int64_t rows) {
+  if (rows < 1 || rows > p.plan->max_rows())
+    throw py::value_error("TrainPlan: a batch of " + std::to_string(rows) + " rows; this plan takes 1 to " +
+                          std::to_string(p.plan->max_rows()) + ".");
+  return rows;
+}
+
+}  // namespace
+
+void bind_plan(py::module_& m) {
+  py::class_<PyTrainPlan>(m, "TrainPlan",
+                          "A compiled training step of a chain of built-in layers (csrc/plan/train_plan.h).")
+      .def(py::init([](const py::list& layers, int64_t in_features, int64_t max_rows) {
+             if (layers.size() == 0) throw py::value_error("TrainPlan needs at least one layer.");
+             if (in_features < 1 || max_rows < 1)
+               throw py::value_error("TrainPlan needs in_features >= 1 and max_rows >= 1.");
+             auto p = std::make_unique<PyTrainPlan>();
+             std::vector<PlanLayer> ls;
+             int64_t in = in_features;
+             for (size_t i = 0; i < layers.size(); ++i) {
+               ls.push_back(read_layer(layers[i].cast<py::dict>(), in, p->keep));
+               if (ls.back().kind == PlanLayerKind::kSoftmax && i + 1 != layers.size())
+                 throw py::value_error("TrainPlan: a softmax layer must come last (its input is the loss's logits).");
+               in = ls.back().out;
+             }
+             p->plan = std::make_unique<TrainPlan>(std::move(ls), max_rows);
+             return p;
+           }),
+           py::arg("layers"), py::arg("in_features"), py::arg("max_rows"))
+      .def("bind_optimizer",
+           [](PyTrainPlan& p, int kind, const py::list& params, const py::list& slots) {
+             optim_args::read_hyper(kind, py::dict());  // checks the kind
+             optim_args::check_counts(params.size(), params.size(), slots.size());
+             const int nslots = slots.size() ? (int)py::len(slots[0]) : 0;
+             if (nslots > 3) throw py::value_error("TrainPlan: at most 3 state arrays per parameter.");
+             OptimStep& step = p.plan->optimizer();
+             step.tensors.clear();
+             p.grads.clear(), p.grad_sizes.clear(), p.grad_shapes.clear();
+             for (size_t t = 0; t < params.size(); ++t) {
+               py::array w = as_ndarray(params[t], "params");
+               const auto shape = shape_of(w);
+               float* wp = output_f32(w, "params", shape);
+               float* g = p.plan->grad_of(wp);
+               if (!g)
+                 throw py::value_error("TrainPlan: parameter " + std::to_string(t) +
+                                       " is not a trainable weight of the plan's layers.");
+               OptimTensor x{wp, g, {}, (int64_t)w.size(), 1.0f};
+               py::sequence sl = optim_args::slot_list(slots[t], t, nslots);
+               for (int k = 0; k < nslots; ++k) {
+                 py::array s = as_ndarray(sl[k], "slots");
+                 x.s[k] = output_f32(s, "slots", shape);
+                 p.keep.push_back(s);
+               }
+               p.keep.push_back(w);
+               step.tensors.push_back(x);
+               p.grads.push_back(g), p.grad_sizes.push_back((int64_t)w.size()), p.grad_shapes.push_back(shape);
+             }
+             step.split();
+             p.kind = kind, p.nslots = nslots;
+           },
+           py::arg("kind"), py::arg("params"), py::arg("slots"),
+           "Binds the optimizer's parameters (trainable weights, in the model's order) and their state "
+           "arrays (the same number for each; update checks it against the hyperparameters).")
+      .def("forward_backward",
+           [](PyTrainPlan& p, const py::array& x, const py::array& labels) {
+             const float* xp = input_f32(x, "x", 2);
+             if (x.shape(1) != p.plan->in_features())
+               throw py::value_error("TrainPlan: `x` has " + std::to_string(x.shape(1)) + " features; the plan takes " +
+                                     std::to_string(p.plan->in_features()) + ".");
+             const int64_t rows = checked_rows(p, x.shape(0));
+             if (!labels.dtype().equal(py::dtype::of<int64_t>()) || labels.ndim() != 1 ||
+                 !(labels.flags() & py::array::c_style))
+               throw py::type_error("`labels` must be a 1-D C-contiguous int64 array.");
+             if (labels.shape(0) != rows)
+               throw py::value_error("`labels` has " + std::to_string(labels.shape(0)) + " entries but `x` has " +
+                                     std::to_string(rows) + " rows.");
+             const int64_t* lp = static_cast<const int64_t*>(labels.data());
+             const int64_t classes = p.plan->classes();
+             for (int64_t r = 0; r < rows; ++r)
+               if (lp[r] < 0 || lp[r] >= classes)
+                 throw py::value_error("Labels must be class indices in [0, " + std::to_string(classes) +
+                                       "). Received " + std::to_string(lp[r]) + " at index " + std::to_string(r) + ".");
+             py::gil_scoped_release nogil;
+             p.plan->forward_backward(xp, lp, rows);
+           },
+           py::arg("x"), py::arg("labels"), "Forward, loss and backward of one batch.")
+      .def("update",
+           [](PyTrainPlan& p, const py::dict& hyper) {
+             if (p.kind < 0) throw py::value_error("TrainPlan: call bind_optimizer before update.");
+             const OptimHyper h = optim_args::read_hyper(p.kind, hyper);
+             if (slot_count(h) != p.nslots)
+               throw py::value_error("TrainPlan: these hyperparameters need " + std::to_string(slot_count(h)) +
+                                     " state arrays per parameter; the optimizer was bound with " +
+                                     std::to_string(p.nslots) + ". Bind it again.");
+             py::gil_scoped_release nogil;
+             p.plan->update(h);
+           },
+           py::arg("hyper"), "The optimizer step over the bound parameters.")
+      .def("gradients",
+           [](py::object self) {
+             PyTrainPlan& p = self.cast<PyTrainPlan&>();
+             py::list out;
+             for (size_t i = 0; i < p.grads.size(); ++i) out.append(view(p.grads[i], p.grad_shapes[i], self));
+             return out;
+           },
+           "Views of the bound parameters' gradient buffers, written by each forward_backward.")
+      .def("output",
+           [](py::object self, int64_t rows) {
+             PyTrainPlan& p = self.cast<PyTrainPlan&>();
+             return view(p.plan->output(), {checked_rows(p, rows), p.plan->classes()}, self);
+           },
+           py::arg("rows"), "A view of the last layer's output for `rows` rows.")
+      .def("losses",
+           [](py::object self, int64_t rows) {
+             PyTrainPlan& p = self.cast<PyTrainPlan&>();
+             return view(p.plan->losses(), {checked_rows(p, rows)}, self);
+           },
+           py::arg("rows"), "A view of the per-row losses for `rows` rows.")
+      .def_property_readonly("arena_bytes", [](const PyTrainPlan& p) { return p.plan->arena_bytes(); })
+      .def_property_readonly("max_rows", [](const PyTrainPlan& p) { return p.plan->max_rows(); });
+}
+
+}  // namespace fastdnn
