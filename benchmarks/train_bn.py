@@ -4,8 +4,11 @@ Flatten -> BN -> Dense 300 ELU (He) -> BN -> Dense 100 ELU (He) -> BN -> Dense 1
 sparse categorical cross-entropy, Nadam(1e-3), on Fashion-MNIST (55,000 training images), at
 batch 32 and 256, in one run with the same thread count:
 
-* fastdnn: the book's Keras code with `import fastdnn as keras`;
+* fastdnn: the book's Keras code with `import fastdnn as keras`, with its native training step
+  (the default, `jit_compile="auto"`) and with every step on the GradientTape
+  (`jit_compile=False`);
 * torch eager: the same network, BatchNorm1d with Keras's momentum and epsilon, NAdam;
+* torch.compile: the same, the model compiled (inductor);
 * JAX jit: the same network written in jax.numpy, one jitted step per batch (forward, backward
   and Keras 3's Nadam update, parameters donated), batches sliced on the host;
 * Keras 3 on its JAX backend (TensorFlow is not installed here): the book's code itself.
@@ -15,6 +18,7 @@ epochs; the first includes compilation), the ratio fastdnn / other (< 1: fastdnn
 test accuracy after the same epochs.
 
     python benchmarks/train_bn.py [--epochs 3] [--data DIR] [--threads N] [--only fastdnn,torch]
+    python benchmarks/train_bn.py --plain --batches 32     # the plain model with SGD, against torch
 """
 
 import argparse
@@ -38,37 +42,59 @@ def load(path):
     return scale(x[5000:]), y[5000:].astype(np.int64), scale(xt), yt.astype(np.int64)
 
 
-def train_fastdnn(data, batch, epochs):
+def train_fastdnn(data, batch, epochs, jit="auto", plain=False):
+    """The book's code. jit="auto": the native training step (a compiled plan); False: every
+    step on the GradientTape. plain: the chapter's model without BN, with SGD(0.01)."""
     x, y, xt, yt = data
     keras.utils.set_random_seed(SEED)
-    model = keras.models.Sequential([
-        keras.layers.Flatten(input_shape=[28, 28]),
-        keras.layers.BatchNormalization(),
-        keras.layers.Dense(300, activation="elu", kernel_initializer="he_normal"),
-        keras.layers.BatchNormalization(),
-        keras.layers.Dense(100, activation="elu", kernel_initializer="he_normal"),
-        keras.layers.BatchNormalization(),
-        keras.layers.Dense(10, activation="softmax"),
-    ])
-    model.compile(loss="sparse_categorical_crossentropy", optimizer=keras.optimizers.Nadam(learning_rate=1e-3),
-                  metrics=["accuracy"])
+    if plain:
+        model = keras.models.Sequential([
+            keras.layers.Flatten(input_shape=[28, 28]),
+            keras.layers.Dense(300, activation="elu", kernel_initializer="he_normal"),
+            keras.layers.Dense(100, activation="elu", kernel_initializer="he_normal"),
+            keras.layers.Dense(10, activation="softmax"),
+        ])
+        optimizer = keras.optimizers.SGD(learning_rate=0.01)
+    else:
+        model = keras.models.Sequential([
+            keras.layers.Flatten(input_shape=[28, 28]),
+            keras.layers.BatchNormalization(),
+            keras.layers.Dense(300, activation="elu", kernel_initializer="he_normal"),
+            keras.layers.BatchNormalization(),
+            keras.layers.Dense(100, activation="elu", kernel_initializer="he_normal"),
+            keras.layers.BatchNormalization(),
+            keras.layers.Dense(10, activation="softmax"),
+        ])
+        optimizer = keras.optimizers.Nadam(learning_rate=1e-3)
+    model.compile(loss="sparse_categorical_crossentropy", optimizer=optimizer, metrics=["accuracy"],
+                  jit_compile=jit)
     timer = keras.callbacks.EpochTimer()
     model.fit(x, y, epochs=epochs, batch_size=batch, verbose=0, callbacks=[timer])
-    return timer.times, model.evaluate(xt, yt, verbose=0)[1]
+    native = getattr(model, "_native", None)
+    arena = getattr(native, "arena_bytes", None)
+    return timer.times, model.evaluate(xt, yt, verbose=0)[1], arena
 
 
-def train_torch(torch, data, batch, epochs):
+def train_torch(torch, data, batch, epochs, compiled=False, plain=False):
+    """The same network in PyTorch eager, or under torch.compile (the whole training step)."""
     nn = torch.nn
     torch.manual_seed(SEED)
     x, y, xt, yt = (torch.from_numpy(a) for a in data)
     bn = lambda n: nn.BatchNorm1d(n, eps=1e-3, momentum=0.01)  # noqa: E731  (Keras 0.99 / 1e-3)
-    model = nn.Sequential(nn.Flatten(), bn(784), nn.Linear(784, 300), nn.ELU(), bn(300),
-                          nn.Linear(300, 100), nn.ELU(), bn(100), nn.Linear(100, 10))
-    for layer in (model[2], model[5]):
+    if plain:
+        model = nn.Sequential(nn.Flatten(), nn.Linear(784, 300), nn.ELU(), nn.Linear(300, 100), nn.ELU(),
+                              nn.Linear(100, 10))
+        dense = (model[1], model[3])
+    else:
+        model = nn.Sequential(nn.Flatten(), bn(784), nn.Linear(784, 300), nn.ELU(), bn(300),
+                              nn.Linear(300, 100), nn.ELU(), bn(100), nn.Linear(100, 10))
+        dense = (model[2], model[5])
+    for layer in dense:
         nn.init.kaiming_normal_(layer.weight)
         nn.init.zeros_(layer.bias)
     loss_fn = nn.CrossEntropyLoss()
-    opt = torch.optim.NAdam(model.parameters(), lr=1e-3)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01) if plain else torch.optim.NAdam(model.parameters(), lr=1e-3)
+    forward = torch.compile(model) if compiled else model
     times = []
     for _ in range(epochs):
         model.train()
@@ -77,7 +103,7 @@ def train_torch(torch, data, batch, epochs):
         for lo in range(0, len(x), batch):
             idx = perm[lo:lo + batch]
             opt.zero_grad()
-            loss_fn(model(x[idx]), y[idx]).backward()
+            loss_fn(forward(x[idx]), y[idx]).backward()
             opt.step()
         times.append(time.perf_counter() - start)
     model.eval()
@@ -204,40 +230,46 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--threads", type=int)
-    parser.add_argument("--only", default="fastdnn,torch,jax,keras",
-                        help="comma-separated frameworks to run (fastdnn always runs)")
+    parser.add_argument("--only", default="fastdnn,torch,compile,jax,keras",
+                        help="comma-separated frameworks to run (fastdnn, native and tape, always runs): "
+                             "torch (eager), compile (torch.compile), jax, keras")
     parser.add_argument("--batches", default="32,256")
+    parser.add_argument("--plain", action="store_true",
+                        help="the chapter's plain model (no BN) with SGD(0.01); only torch is compared")
     parser.add_argument("--data", default=os.environ.get("FASTDNN_DATA") or str(
         Path(__file__).resolve().parents[2] / "shared" / "datasets" / "fashion-mnist"))
     args = parser.parse_args(argv)
     if args.threads:
         fastdnn.set_num_threads(args.threads)
     wanted = set(args.only.split(","))
-    runners = {}
+    plain = args.plain
+    runners = {"fastdnn tape": lambda d, b, e: train_fastdnn(d, b, e, jit=False, plain=plain)[:2]}
     torch = _optional("torch") if "torch" in wanted else None
     if torch is not None:
         torch.set_num_threads(fastdnn.get_num_threads())
-        runners["torch eager"] = lambda d, b, e: train_torch(torch, d, b, e)
-    if "jax" in wanted and _optional("jax") is not None:
+        runners["torch eager"] = lambda d, b, e: train_torch(torch, d, b, e, plain=plain)
+        if "torch.compile" in wanted or "compile" in wanted:
+            runners["torch.compile"] = lambda d, b, e: train_torch(torch, d, b, e, compiled=True, plain=plain)
+    if not plain and "jax" in wanted and _optional("jax") is not None:
         runners["JAX jit"] = train_jax
-    real_keras = _optional("keras") if "keras" in wanted else None
+    real_keras = _optional("keras") if "keras" in wanted and not plain else None
     if real_keras is not None:
         runners[f"Keras {real_keras.__version__} ({real_keras.backend.backend()})"] = (
             lambda d, b, e: train_keras(real_keras, d, b, e))
     data = load(args.data)
-    print(f"BN model, Nadam 1e-3, {len(data[0]):,} images, {args.epochs} epoch(s), "
+    what = "plain model, SGD 0.01" if plain else "BN model, Nadam 1e-3"
+    print(f"{what}, {len(data[0]):,} images, {args.epochs} epoch(s), "
           f"{fastdnn.get_num_threads()} thread(s); load average {os.getloadavg()[0]:.2f}; "
-          f"compared: {', '.join(runners) or 'nothing (install torch, jax or keras)'}")
+          f"CPU {fastdnn._C.cpu_info()['brand']}; compared: {', '.join(runners)}")
     for batch in (int(b) for b in args.batches.split(",")):
-        times, acc = train_fastdnn(data, batch, args.epochs)
-        print(f"batch {batch:3d}: fastdnn {np.median(times):6.2f} s/epoch (min {min(times):.2f}), "
-              f"test acc {acc:.4f}", flush=True)
+        times, acc, arena = train_fastdnn(data, batch, args.epochs, plain=plain)
+        print(f"batch {batch:3d}: fastdnn (native step) {np.median(times):6.2f} s/epoch (min {min(times):.2f}), "
+              f"test acc {acc:.4f}, arena {arena / 2**20 if arena else 0:.2f} MiB", flush=True)
         for name, run in runners.items():
             o_times, o_acc = run(data, batch, args.epochs)
             print(f"           {name}: {np.median(o_times):6.2f} s/epoch (min {min(o_times):.2f}), "
                   f"test acc {o_acc:.4f} | fastdnn/{name.split()[0]} {np.median(times) / np.median(o_times):.2f}, "
                   f"accuracy {100 * (acc - o_acc):+.2f} pp", flush=True)
-
 
 if __name__ == "__main__":
     main()

@@ -137,6 +137,7 @@ def test_frozen_layers_and_a_frozen_batchnorm(fashion):
         frozen_bn.moving_variance.numpy(), np.ones(784))
 
 
+@pytest.mark.filterwarnings("ignore:Argument `alpha` is deprecated")  # the book's LeakyReLU(alpha=...)
 def test_activation_layers_and_logits(fashion):
     def make():
         return keras.Sequential([

@@ -125,6 +125,20 @@ class Functional(Model):
     def _known_output_names(self):
         return self.output_names
 
+    def _chain_layers(self):
+        if type(self).call is not Functional.call:
+            return None
+        graph = self._plan
+        if len(graph.input_slots) != 1 or len(graph.output_slots) != 1:
+            return None
+        layers, slot = [], graph.input_slots[0]
+        for layer, source, template, kwargs, fixed, targets in graph.steps:
+            if template is not None or kwargs or fixed is not None or source != slot or len(targets) != 1:
+                return None
+            layers.append(layer)
+            slot = targets[0]
+        return layers if slot == graph.output_slots[0] else None
+
     def build(self, input_shape=None):
         self.built = True  # the graph was built when the model was made
 

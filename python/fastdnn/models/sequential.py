@@ -157,6 +157,9 @@ class Sequential(Model):
     def output_names(self):
         return [self._layers[-1].name] if self._layers else []
 
+    def _chain_layers(self):
+        return self.layers if type(self).call is Sequential.call else None
+
     def _known_output_names(self):
         return self.output_names or ["output"]
 

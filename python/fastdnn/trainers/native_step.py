@@ -59,35 +59,19 @@ def _activation_spec(name, alpha=None):
 
 
 def _chain(model):
-    """The layers a model applies one after the other, nested chains flattened.
+    """The layers a model applies one after the other (`Model._chain_layers`), nested chains
+    flattened.
 
     Raises:
-        NotNative: for a model that is not a chain of layers with their default `call`.
+        NotNative: for a model that is not such a chain.
     """
-    from ..models.functional import Functional
-    from ..models.sequential import Sequential
-    if type(model).call is Sequential.call and isinstance(model, Sequential):
-        layers = model.layers
-    elif isinstance(model, Functional) and type(model).call is Functional.call:
-        graph = model._plan
-        if len(graph.input_slots) != 1 or len(graph.output_slots) != 1:
-            raise NotNative(f"model '{model.name}' has several inputs or outputs")
-        layers, slot = [], graph.input_slots[0]
-        for layer, source, template, kwargs, fixed, targets in graph.steps:
-            if template is not None or kwargs or fixed is not None or source != slot or len(targets) != 1:
-                raise NotNative(f"model '{model.name}' is not a chain of single-input layers")
-            layers.append(layer)
-            slot = targets[0]
-        if slot != graph.output_slots[0]:
-            raise NotNative(f"model '{model.name}' is not a chain of single-input layers")
-    else:
-        raise NotNative(f"'{model.name}' is a subclassed model (its own `call`)")
+    layers = model._chain_layers()
+    if layers is None:
+        raise NotNative(f"model '{model.name}' is not a chain of single-input layers run by the "
+                        "built-in `call` (a subclassed model, or a graph with branches)")
     out = []
     for layer in layers:
-        if isinstance(layer, (Sequential, Functional)):
-            out += _chain(layer)
-        else:
-            out.append(layer)
+        out += _chain(layer) if hasattr(layer, "_chain_layers") else [layer]
     return out
 
 
@@ -165,7 +149,8 @@ class NativeStep:
         self.layers = layers
         self.variables = variables
         self._arrays = [v._value for v in variables]
-        self._weights = [v._value for v in model.weights]  # the plan points into these
+        self._all = model.weights
+        self._weights = [v._value for v in self._all]  # the plan points into these
         self._trainable = self._trainable_flags(model, layers)
         self.optimizer = model.optimizer
         self.penalties = penalties.plan(model, variables)
@@ -220,11 +205,21 @@ class NativeStep:
         return cls(model, layers, specs, variables, rows, in_features)
 
     def valid_for(self, model):
-        """Whether the plan still describes `model` (same weight arrays, optimizer and
-        trainable flags)."""
+        """Whether the plan still describes `model`: the same optimizer, trainable flags, and
+        weight arrays (a model moved to a GPU gets new ones; `set_weights` writes in place)."""
         return (model.optimizer is self.optimizer
                 and self._trainable_flags(model, self.layers) == self._trainable
-                and all(map(operator.is_, (v._value for v in model.weights), self._weights)))
+                and all(map(operator.is_, (v._value for v in self._all), self._weights)))
+
+    @staticmethod
+    def rows_of(x):
+        """The number of rows of a batch's inputs (1 for anything without a leading axis)."""
+        shape = getattr(x, "shape", ())
+        return int(shape[0]) if len(shape) and shape[0] else 1
+
+    def larger(self, x):
+        """Whether batch `x` has more rows than the plan holds (then it is built again)."""
+        return type(x) is np.ndarray and self.rows_of(x) > self.plan.max_rows
 
     def inputs(self, x, y):
         """(x as rows × features float32, labels as int64) for the plan, or None when this batch

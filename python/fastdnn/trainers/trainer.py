@@ -176,6 +176,12 @@ class Trainer:
         """The output names, when known before the first call (None: learnt from it)."""
         return None
 
+    def _chain_layers(self):
+        """The layers the model's `call` applies one after the other to its one input, when
+        that is all it does (Sequential, a functional chain); None otherwise (a subclassed
+        model's own `call`, a graph with branches). The native step is built from it."""
+        return None
+
     def _build_compiled(self, names):
         config = self._compile_config
         self._compile_loss = None if self.loss is None else CompileLoss(self.loss, config["loss_weights"], names)
@@ -399,17 +405,19 @@ class Trainer:
         if jit is False or self._compile_loss is None or not self.built:
             return None
         step = self._native
+        rows = 1
         if type(step) is NativeStep:
-            batch = step.inputs(x, y)
-            if batch is not None and step.valid_for(self):
-                return (step,) + batch
+            if step.valid_for(self):
+                batch = step.inputs(x, y)
+                if batch is not None:
+                    return (step,) + batch
+                if not step.larger(x):
+                    return None  # a batch the plan does not take (another dtype or shape): the tape
+                rows = step.plan.max_rows
         elif step is not None:
             return None  # not native (the reason is kept); tried again at the next fit or compile
-        rows = int(np.shape(data_utils.first_array(x))[0]) if np.ndim(data_utils.first_array(x)) else 0
         try:
-            if type(step) is NativeStep and step.valid_for(self):
-                rows = max(rows, step.plan.max_rows)
-            step = self._native = NativeStep.build(self, max(rows, 1))
+            step = self._native = NativeStep.build(self, max(rows, NativeStep.rows_of(x)))
         except NotNative as why:
             self._native = why
             if jit is True:
