@@ -160,12 +160,12 @@ def train_torch(torch, data, epochs):
     return {"epoch_s": times, "test_accuracy": accuracy}
 
 
-def tiny_fastdnn_model():
+def tiny_fastdnn_model(jit="auto"):
     """Dense(4, elu) -> Dense(2, softmax) on 4 inputs: arithmetic is negligible."""
     model = keras.models.Sequential([keras.layers.Dense(4, activation="elu", input_shape=[4]),
                                      keras.layers.Dense(2, activation="softmax")])
     model.compile(loss="sparse_categorical_crossentropy",
-                  optimizer=keras.optimizers.SGD(learning_rate=0.01), metrics=["accuracy"])
+                  optimizer=keras.optimizers.SGD(learning_rate=0.01), metrics=["accuracy"], jit_compile=jit)
     return model
 
 
@@ -188,8 +188,26 @@ def overhead_fastdnn(samples, rounds):
             model.train_step((xb, yb))
 
     fit()  # warm-up
-    return {"steps": steps, "fit_us": best_of(fit, rounds) / steps * 1e6,
-            "train_step_us": best_of(raw_loop, rounds) / steps * 1e6}
+    result = {"steps": steps, "fit_us": best_of(fit, rounds) / steps * 1e6,
+              "train_step_us": best_of(raw_loop, rounds) / steps * 1e6}
+    native = getattr(model, "_native", None)
+    if hasattr(native, "plan"):  # the native step: its two native calls alone, per step
+        plan, hyper = native.plan, model.optimizer._next_hyper()
+        labels = [(np.ascontiguousarray(xb), yb.astype(np.int64)) for xb, yb in batches]
+
+        def plan_calls():
+            for xb, yb in labels:
+                plan.forward_backward(xb, yb)
+                plan.update(hyper)
+        result["plan_calls_us"] = best_of(plan_calls, rounds) / steps * 1e6
+    tape = tiny_fastdnn_model(jit=False)
+
+    def tape_loop():
+        for xb, yb in batches:
+            tape.train_step((xb, yb))
+    tape_loop()
+    result["tape_train_step_us"] = best_of(tape_loop, rounds) / steps * 1e6
+    return result
 
 
 def overhead_torch(torch, samples, rounds):
@@ -267,7 +285,10 @@ def report_lines(res):
                  f"{o['fastdnn']['steps']:,} steps (best of {s['overhead_rounds']}; target <= {TARGET_STEP_US} us)")
     lines.append(f"{'loop':<24} {'us/step':>8} {'other':>6}")
     rows = [("fastdnn model.fit", o["fastdnn"]["fit_us"], o["fastdnn"]),
-            ("fastdnn train_step loop", o["fastdnn"]["train_step_us"], o["fastdnn"])]
+            ("fastdnn train_step loop", o["fastdnn"]["train_step_us"], o["fastdnn"]),
+            ("  the same on the tape", o["fastdnn"]["tape_train_step_us"], o["fastdnn"])]
+    if "plan_calls_us" in o["fastdnn"]:
+        rows.append(("  its two native calls", o["fastdnn"]["plan_calls_us"], o["fastdnn"]))
     if "torch" in o:
         rows.append(("torch eager loop", o["torch"]["loop_us"], o["torch"]))
     for name, us, part in rows:

@@ -396,7 +396,8 @@ def test_freeze_fine_tune_with_batchnorm_matches_keras(tmp_path):
 
 def test_frozen_layers_below_the_trainable_ones_are_not_recorded(monkeypatch):
     """Training watches only the trainable weights: a frozen stack under a trainable output
-    layer records no more on the tape than the output layer alone."""
+    layer records no more on the tape than the output layer alone. (On the tape path:
+    jit_compile=False; the native step's plan skips the same layers, tests/test_native_step.py.)"""
     counts = []
 
     class CountingTape(keras.GradientTape):
@@ -407,13 +408,13 @@ def test_frozen_layers_below_the_trainable_ones_are_not_recorded(monkeypatch):
     monkeypatch.setattr(keras.trainers.trainer, "GradientTape", CountingTape)
     x, y = data_b()
     model = model_a(hidden=(5, 4, 4))
-    model.compile(loss="sparse_categorical_crossentropy", optimizer="sgd")
+    model.compile(loss="sparse_categorical_crossentropy", optimizer="sgd", jit_compile=False)
     model.train_step((x, y.astype(np.int64)))
     for layer in model.layers[:-1]:
         layer.trainable = False
     model.train_step((x, y.astype(np.int64)))
     alone = keras.Sequential([keras.Input(shape=[4]), keras.layers.Dense(3, activation="softmax")])
-    alone.compile(loss="sparse_categorical_crossentropy", optimizer="sgd")
+    alone.compile(loss="sparse_categorical_crossentropy", optimizer="sgd", jit_compile=False)
     alone.train_step((np.ones((40, 4), np.float32), y.astype(np.int64)))
     unfrozen, frozen, top_only = counts
     assert frozen == top_only < unfrozen
