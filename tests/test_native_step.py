@@ -375,3 +375,56 @@ def test_plan_against_float64_numpy():
         ref = [r - lr * g for r, g in zip(ref, grads)]
     for got, want in zip(params, ref):
         np.testing.assert_allclose(got, want, atol=1e-5, rtol=0)
+
+
+def test_the_dropout_family_draws_the_tapes_masks(fashion):
+    """Dropout, AlphaDropout, GaussianDropout and GaussianNoise in the plan: the same Philox
+    draws as the tape (each layer's own stream, advanced once per step), forward and backward."""
+    def make():
+        return keras.Sequential([
+            keras.layers.Flatten(input_shape=[28, 28]), keras.layers.Dropout(rate=0.2),
+            keras.layers.Dense(64, activation="elu"), keras.layers.Dropout(rate=0.5, seed=3),
+            keras.layers.Dense(48, activation="selu", kernel_initializer="lecun_normal"),
+            keras.layers.AlphaDropout(rate=0.1),
+            keras.layers.Dense(32, activation="relu"), keras.layers.GaussianDropout(0.3),
+            keras.layers.Dense(24, activation="tanh"), keras.layers.GaussianNoise(0.1),
+            keras.layers.Dropout(rate=0.0), keras.layers.Dense(10, activation="softmax")])
+    _, plan = assert_same_training(make, fashion)
+    assert plan.layers[1]._stream.step == 2 * 19  # one draw per step: 2 epochs of 19 batches
+
+
+def test_mc_dropout_after_a_native_fit(fashion):
+    """The chapter's MC Dropout on a model trained by the plan: the predictions are the tape-trained
+    model's."""
+    def make():
+        return keras.Sequential([keras.layers.Flatten(input_shape=[28, 28]), keras.layers.Dropout(rate=0.2),
+                                 keras.layers.Dense(50, activation="elu"), keras.layers.Dropout(rate=0.2),
+                                 keras.layers.Dense(10, activation="softmax")])
+    tape, plan = assert_same_training(make, fashion)
+    x = fashion[0][:20]
+    a = np.stack([tape(x, training=True) for _ in range(5)])
+    b = np.stack([plan(x, training=True) for _ in range(5)])
+    assert np.array_equal(a, b)
+
+
+def test_a_noise_shape_keeps_the_tape(fashion):
+    def make():
+        return keras.Sequential([keras.layers.Flatten(input_shape=[28, 28]),
+                                 keras.layers.Dropout(0.2, noise_shape=(None, 1), name="rows"),
+                                 keras.layers.Dense(10, activation="softmax")])
+    model, _ = _train(make, "auto", fashion, epochs=1)
+    assert isinstance(model._native, NotNative) and "rows" in str(model._native)
+
+
+def test_inputs_of_three_axes_without_a_flatten_keep_the_tape():
+    """Dense on (batch, 1, 4) acts on the last axis and keeps the middle one: not the plan's
+    rows × features, so those batches train on the tape (and as the tape does)."""
+    rng = np.random.default_rng(2)
+    x, y = rng.random((64, 1, 4), dtype=np.float32), rng.integers(0, 3, (64, 1))
+    runs = []
+    for jit in (False, "auto"):
+        keras.utils.set_random_seed(4)
+        model = keras.Sequential([keras.Input(shape=(1, 4)), keras.layers.Dense(3, activation="softmax")])
+        model.compile(loss="sparse_categorical_crossentropy", optimizer="sgd", jit_compile=jit)
+        runs.append(model.fit(x, y, epochs=2, verbose=0).history)
+    assert runs[0] == runs[1]

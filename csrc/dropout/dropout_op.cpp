@@ -17,20 +17,18 @@
 #include "../isa/isa.h"
 #include "../core/threadpool.h"
 #include "dropout_kernel.h"
+#include "noise.h"
 
 namespace fastdnn {
 
 namespace py = pybind11;
 
-namespace {
-
-// P(bits < threshold) = threshold / 2^32 ≈ rate.
 uint32_t drop_threshold(double rate) {
   check_rate(rate);
   return (uint32_t)std::min(std::nearbyint(rate * 4294967296.0), 4294967295.0);
 }
 
-void run_parallel(const NoiseArgs& a, int64_t n) {
+void noise_cpu(const NoiseArgs& a, int64_t n) {
   const CpuIsa& isa = cpu_isa();
   constexpr int64_t kChunk = 1 << 15;  // a multiple of 64: chunks start on vector boundaries
   if (n <= kChunk || get_num_threads() == 1) {
@@ -44,13 +42,15 @@ void run_parallel(const NoiseArgs& a, int64_t n) {
   });
 }
 
+namespace {
+
 py::array launch(const py::array& x, py::object out, NoiseArgs a) {
   a.x = input_f32_nd(x, "x", 0);
   check_random_size((int64_t)x.size());
   py::array y = output_or_new(out, shape_of(x), &a.y);
   const int64_t n = x.size();
   py::gil_scoped_release nogil;
-  run_parallel(a, n);
+  noise_cpu(a, n);
   return y;
 }
 

@@ -14,6 +14,8 @@
 #include <vector>
 
 #include "../core/arrays.h"
+#include "../core/checks.h"
+#include "../dropout/noise.h"
 #include "../optim/optim_args.h"
 #include "train_plan.h"
 
@@ -30,6 +32,7 @@ struct PyTrainPlan {
   std::vector<int64_t> grad_sizes;
   std::vector<std::vector<int64_t>> grad_shapes;
   int kind = -1, nslots = 0;
+  std::vector<NoiseCoords> coords;  // this step's noise coordinates (capacity kept across steps)
 };
 
 // A weight array of `shape` from a layer dict (None allowed when `optional`).
@@ -80,11 +83,37 @@ PlanLayer read_layer(const py::dict& d, int64_t in, std::vector<py::object>& kee
     l.kind = PlanLayerKind::kActivation;
     l.act = checked_act(get<int>(d, "activation", 0));
     l.alpha = get<float>(d, "alpha", 0.0f);
+  } else if (kind == "noise") {
+    // {"noise": "bernoulli", "rate", "scale", "c_keep", "c_drop", "grad_scale"} or
+    // {"noise": "normal", "m0", "m1", "c0", "c1", "grad": "same" | "identity"}: the arguments the
+    // tape path gives fastdnn._C.noise_bernoulli / noise_normal (fastdnn/ops/noise.py).
+    l.kind = PlanLayerKind::kNoise;
+    const std::string noise = d["noise"].cast<std::string>();
+    NoiseArgs& f = l.noise_forward;
+    NoiseArgs& b = l.noise_backward;
+    auto finite = [&](const char* key, double fallback) {
+      const double v = get<double>(d, key, fallback);
+      check_finite(v, key);
+      return (float)v;
+    };
+    if (noise == "bernoulli") {
+      f.kind = b.kind = kBernoulli;
+      f.threshold = b.threshold = drop_threshold(d["rate"].cast<double>());
+      f.m = finite("scale", 1.0), f.c_keep = finite("c_keep", 0.0), f.c_drop = finite("c_drop", 0.0);
+      b.m = finite("grad_scale", 1.0), b.c_keep = b.c_drop = 0.0f;
+    } else if (noise == "normal") {
+      f.kind = b.kind = kNormal;
+      f.m0 = finite("m0", 1.0), f.m1 = finite("m1", 0.0), f.c0 = finite("c0", 0.0), f.c1 = finite("c1", 0.0);
+      l.noise_grad_identity = get<std::string>(d, "grad", "same") == "identity";
+      b.m0 = f.m0, b.m1 = f.m1, b.c0 = f.c0, b.c1 = f.c1;
+    } else {
+      throw py::value_error("TrainPlan: unknown noise '" + noise + "'; expected 'bernoulli' or 'normal'.");
+    }
   } else if (kind == "softmax") {
     l.kind = PlanLayerKind::kSoftmax;
   } else {
     throw py::value_error("TrainPlan: unknown layer kind '" + kind +
-                          "'; expected 'dense', 'batchnorm', 'activation' or 'softmax'.");
+                          "'; expected 'dense', 'batchnorm', 'activation', 'noise' or 'softmax'.");
   }
   return l;
 }
@@ -121,6 +150,7 @@ void bind_plan(py::module_& m) {
                if (ls.back().kind == PlanLayerKind::kSoftmax && i + 1 != layers.size())
                  throw py::value_error("TrainPlan: a softmax layer must come last (its input is the loss's logits).");
                in = ls.back().out;
+               check_random_size(max_rows * in);  // the noise kernels' counter range
              }
              p->plan = std::make_unique<TrainPlan>(std::move(ls), max_rows);
              return p;
@@ -161,7 +191,7 @@ void bind_plan(py::module_& m) {
            "Binds the optimizer's parameters (trainable weights, in the model's order) and their state "
            "arrays (the same number for each; update checks it against the hyperparameters).")
       .def("forward_backward",
-           [](PyTrainPlan& p, const py::array& x, const py::array& labels) {
+           [](PyTrainPlan& p, const py::array& x, const py::array& labels, const py::list& noise) {
              const float* xp = input_f32(x, "x", 2);
              if (x.shape(1) != p.plan->in_features())
                throw py::value_error("TrainPlan: `x` has " + std::to_string(x.shape(1)) + " features; the plan takes " +
@@ -179,10 +209,23 @@ void bind_plan(py::module_& m) {
                if (lp[r] < 0 || lp[r] >= classes)
                  throw py::value_error("Labels must be class indices in [0, " + std::to_string(classes) +
                                        "). Received " + std::to_string(lp[r]) + " at index " + std::to_string(r) + ".");
+             if ((int)noise.size() != p.plan->noise_layers())
+               throw py::value_error("TrainPlan: pass one (seed, stream, step) per noise layer: " +
+                                     std::to_string(p.plan->noise_layers()) + " expected, " +
+                                     std::to_string(noise.size()) + " received.");
+             std::vector<NoiseCoords>& coords = p.coords;
+             coords.clear();
+             for (const py::handle& c : noise) {
+               const auto t = c.cast<py::tuple>();
+               if (t.size() != 3) throw py::value_error("TrainPlan: noise coordinates are (seed, stream, step).");
+               coords.push_back({t[0].cast<uint64_t>(), t[1].cast<uint32_t>(), t[2].cast<uint64_t>()});
+             }
              py::gil_scoped_release nogil;
-             p.plan->forward_backward(xp, lp, rows);
+             p.plan->forward_backward(xp, lp, rows, coords.data());
            },
-           py::arg("x"), py::arg("labels"), "Forward, loss and backward of one batch.")
+           py::arg("x"), py::arg("labels"), py::arg("noise") = py::list(),
+           "Forward, loss and backward of one batch; `noise` holds each noise layer's (seed, stream, "
+           "step) for this step, in order.")
       .def("update",
            [](PyTrainPlan& p, const py::dict& hyper) {
              if (p.kind < 0) throw py::value_error("TrainPlan: call bind_optimizer before update.");

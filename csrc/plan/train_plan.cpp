@@ -10,6 +10,7 @@
 
 #include "../activations/act.h"
 #include "../batchnorm/bn.h"
+#include "../dropout/noise.h"
 #include "../gemm/gemm.h"
 #include "../isa/isa.h"
 
@@ -101,12 +102,19 @@ float* TrainPlan::grad_of(const float* weight) const {
   return nullptr;
 }
 
-void TrainPlan::forward_backward(const float* x, const int64_t* labels, int64_t rows) {
-  forward(x, rows);
+int TrainPlan::noise_layers() const {
+  int n = 0;
+  for (const PlanLayer& l : layers_) n += l.kind == PlanLayerKind::kNoise;
+  return n;
+}
+
+void TrainPlan::forward_backward(const float* x, const int64_t* labels, int64_t rows,
+                                 const NoiseCoords* coords) {
+  forward(x, rows, coords);
   backward(x, labels, rows);
 }
 
-void TrainPlan::forward(const float* x, int64_t rows) {
+void TrainPlan::forward(const float* x, int64_t rows, const NoiseCoords* coords) {
   const CpuIsa& isa = cpu_isa();
   const BnScratch scratch{bn_double_.data(), bn_double_.data() + widest_, bn_double_.data() + 2 * widest_,
                           bn_float_, bn_float_ + widest_, bn_float_ + 2 * widest_};
@@ -134,6 +142,14 @@ void TrainPlan::forward(const float* x, int64_t rows) {
       case PlanLayerKind::kSoftmax:
         isa.softmax_forward(in, l.y, rows, l.out);
         break;
+      case PlanLayerKind::kNoise: {
+        const NoiseCoords& c = *coords++;
+        for (NoiseArgs* a : {&l.noise_forward, &l.noise_backward})
+          a->seed = c.seed, a->stream = c.stream, a->step = c.step;
+        l.noise_forward.x = in, l.noise_forward.y = l.y;
+        noise_cpu(l.noise_forward, rows * l.out);
+        break;
+      }
     }
     in = l.y;
   }
@@ -168,6 +184,13 @@ void TrainPlan::backward(const float* x, const int64_t* labels, int64_t rows) {
       case PlanLayerKind::kActivation:
         isa.act_backward(l.y, dy, other, rows, l.out, l.act, l.alpha, nullptr);
         std::swap(dy, other);
+        break;
+      case PlanLayerKind::kNoise:
+        if (!l.noise_grad_identity) {  // the forward's draws, regenerated, applied to dy
+          l.noise_backward.x = dy, l.noise_backward.y = other;
+          noise_cpu(l.noise_backward, rows * l.out);
+          std::swap(dy, other);
+        }
         break;
       case PlanLayerKind::kSoftmax:  // only last, handled by the loss
         break;

@@ -10,6 +10,7 @@
 //   forward:  dense   y = act(x·W + b)                 (gemm with its epilogue)
 //             bn      y = BN(x) (batch statistics; the moving ones updated), or the frozen form
 //             act     y = act(x)
+//             noise   y = the dropout family's draw    (Philox at the layer's coordinates)
 //             softmax y = softmax(x)                   (only last, its input the loss's logits)
 //   loss:     sparse softmax cross-entropy per row; dlogits = (softmax − onehot) / rows
 //   backward: in reverse, from the last layer down to the first that holds a trainable weight
@@ -20,11 +21,19 @@
 #include <vector>
 
 #include "../core/codes.h"
+#include "../dropout/dropout_kernel.h"
 #include "../optim/optim_step.h"
 
 namespace fastdnn {
 
-enum class PlanLayerKind { kDense, kBatchNorm, kActivation, kSoftmax };
+enum class PlanLayerKind { kDense, kBatchNorm, kActivation, kSoftmax, kNoise };
+
+// Where a noise layer's draws come from this step: its NoiseStream's (seed, stream, step).
+struct NoiseCoords {
+  uint64_t seed;
+  uint32_t stream;
+  uint64_t step;
+};
 
 // One layer of the chain. The weight pointers are the model's own arrays (updated in place);
 // the `want_*` flags say which gradients the step needs (the trainable weights), and the plan
@@ -48,6 +57,10 @@ struct PlanLayer {
   bool want_dgamma_dbeta = false;
   float *dgamma = nullptr, *dbeta = nullptr;
   float *mean = nullptr, *var = nullptr, *inv_std = nullptr;  // this step's statistics
+  // the dropout family: y = noise(x) and dx = noise'(dy), both drawn from this step's
+  // coordinates (the backward regenerates the mask); x, y and the coordinates set per call
+  NoiseArgs noise_forward{}, noise_backward{};
+  bool noise_grad_identity = false;  // GaussianNoise: dx = dy
   // every layer
   float* y = nullptr;       // output, max_rows × out
   bool backward = false;    // recorded: it or a layer below holds a trainable weight
@@ -61,9 +74,10 @@ class TrainPlan {
   TrainPlan(std::vector<PlanLayer> layers, int64_t max_rows);
 
   // Forward, loss and backward of a batch: x is rows × in_features, labels rows class
-  // indices (checked by the caller). Leaves the per-row losses, the output and the gradients
-  // in the arena.
-  void forward_backward(const float* x, const int64_t* labels, int64_t rows);
+  // indices (checked by the caller), coords one entry per noise layer, in order. Leaves the
+  // per-row losses, the output and the gradients in the arena.
+  void forward_backward(const float* x, const int64_t* labels, int64_t rows, const NoiseCoords* coords);
+  int noise_layers() const;
 
   // The optimizer step over the bound tensors.
   void update(const OptimHyper& h) { optim_.run(h); }
@@ -83,7 +97,7 @@ class TrainPlan {
   size_t arena_bytes() const { return arena_.size() * sizeof(float); }
 
  private:
-  void forward(const float* x, int64_t rows);
+  void forward(const float* x, int64_t rows, const NoiseCoords* coords);
   void backward(const float* x, const int64_t* labels, int64_t rows);
 
   std::vector<PlanLayer> layers_;

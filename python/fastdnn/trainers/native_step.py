@@ -15,10 +15,11 @@ steps are the tape's bit for bit on one thread (tests/test_native_step.py).
 
 What the plan covers: `Sequential` and functional models that are a chain (nested ones too) of
 InputLayer, Flatten, Identity, Dense (any built-in activation), BatchNormalization, Activation,
-ReLU, LeakyReLU, ELU and Softmax; the sparse categorical cross-entropy (from logits, or after a
+ReLU, LeakyReLU, ELU, Softmax, and the dropout family (Dropout, AlphaDropout, GaussianDropout,
+GaussianNoise: the same Philox draws as the tape, from the layer's own stream); the sparse categorical cross-entropy (from logits, or after a
 final softmax); every built-in optimizer with its clipping and weight decay; the L1/L2
 regularizers and the constraints; TerminateOnNaN. Anything else (another layer, a custom layer,
-`add_loss`, an activity regularizer, another loss, sample weights, a hook that observes the
+`add_loss`, an activity regularizer, a noise_shape, another loss, sample weights, a hook that observes the
 step, data parallelism, weights on a GPU) trains on the tape: `why_not` says which.
 
 `compile(jit_compile=...)` chooses: False, the tape always; "auto" (the default), the plan where
@@ -30,7 +31,7 @@ import operator
 
 import numpy as np
 
-from .. import _C, penalties
+from .. import _C, noise, penalties
 from .._codes import ACTIVATION, OPTIMIZER
 from ..activations import FUSED
 from ..backend.cpu import CPU
@@ -38,6 +39,7 @@ from ..layers.activation_layers import ELU, LeakyReLU, ReLU, Softmax
 from ..layers.core import Activation, Dense, Flatten, Identity
 from ..layers.input_layer import InputLayer
 from ..layers.normalization import BatchNormalization
+from ..layers.regularization import AlphaDropout, Dropout, GaussianDropout, GaussianNoise
 from ..losses import LossFunctionWrapper, sparse_categorical_crossentropy
 
 # Activation names as the dense kernel's epilogue knows them, with the default slope the op
@@ -106,6 +108,8 @@ def _layer_specs(layer, trainable_ids):
                  "moving_mean": layer.moving_mean._value, "moving_variance": layer.moving_variance._value,
                  "epsilon": layer.epsilon, "momentum": layer.momentum, "training": bool(layer.trainable),
                  "train_gamma_beta": any(id(w) in trainable_ids for w in weights)}]
+    if kind in (Dropout, AlphaDropout, GaussianDropout, GaussianNoise):
+        return _noise_specs(layer)
     if kind is Activation:
         name = FUSED.get(layer.activation, False)
         if name is False:
@@ -121,6 +125,27 @@ def _layer_specs(layer, trainable_ids):
     if kind is Softmax and layer.axis in (-1,):
         return [{"kind": "softmax"}]
     raise NotNative(f"layer '{layer.name}' ({kind.__name__}) has no native form in the plan")
+
+
+def _noise_specs(layer):
+    """A dropout-family layer as the plan's noise dict: the arguments fastdnn/ops/noise.py gives
+    the Philox kernels, forward and backward ([] for a rate of 0, which draws nothing)."""
+    if not layer._active():
+        return []
+    if getattr(layer, "noise_shape", None) is not None:
+        raise NotNative(f"layer '{layer.name}' has a noise_shape (a broadcast mask)")
+    spec = {"kind": "noise", "layer": layer}
+    if type(layer) is Dropout:
+        scale = 1.0 / (1.0 - layer.rate)
+        spec.update(noise="bernoulli", rate=layer.rate, scale=scale, grad_scale=scale)
+    elif type(layer) is AlphaDropout:
+        alpha_p, a, b = noise.alpha_dropout_coefficients(layer.rate)
+        spec.update(noise="bernoulli", rate=layer.rate, scale=a, c_keep=b, c_drop=a * alpha_p + b, grad_scale=a)
+    elif type(layer) is GaussianDropout:
+        spec.update(noise="normal", m0=1.0, m1=math.sqrt(layer.rate / (1.0 - layer.rate)))
+    else:
+        spec.update(noise="normal", m0=1.0, c1=float(layer.stddev), grad="identity")
+    return [spec]
 
 
 def _loss_from_logits(model):
@@ -154,6 +179,7 @@ class NativeStep:
         self._trainable = self._trainable_flags(model, layers)
         self.optimizer = model.optimizer
         self.penalties = penalties.plan(model, variables)
+        self.noise = [spec.pop("layer")._stream for spec in specs if spec["kind"] == "noise"]
         self.plan = _C.TrainPlan(specs, in_features, max_rows)
         self.in_features = in_features
         optimizer = model.optimizer
@@ -187,14 +213,15 @@ class NativeStep:
             raise NotNative("a regularizer has no native form (only l1, l2 and l1_l2 do)")
         trainable_ids = {id(v) for v in variables}
         specs = [spec for layer in layers for spec in _layer_specs(layer, trainable_ids)]
-        if not specs or specs[0]["kind"] != "dense" and specs[0]["kind"] != "batchnorm":
-            raise NotNative("the graph does not start with Dense or BatchNormalization")
+        if not any(spec["kind"] in ("dense", "batchnorm") for spec in specs):
+            raise NotNative("the graph has no Dense or BatchNormalization layer")
         from_logits = _loss_from_logits(model)
         if (specs[-1]["kind"] == "softmax") == from_logits:
             raise NotNative("the loss takes logits after a softmax, or probabilities without one"
                             if from_logits else "the loss takes probabilities but the model ends without a softmax")
         if any(spec["kind"] == "softmax" for spec in specs[:-1]):
             raise NotNative("a softmax comes before the last layer")
+        # The layers before the first Dense or BatchNormalization keep the number of features.
         first = next(layer for layer in layers if type(layer) in (Dense, BatchNormalization))
         kernel = first.kernel if type(first) is Dense else first.moving_mean
         in_features = int(kernel.shape[0])
@@ -202,7 +229,10 @@ class NativeStep:
             if not any(var._value is spec.get(key) for spec in specs
                        for key in ("kernel", "bias", "gamma", "beta")):
                 raise NotNative(f"the trainable weight '{var.path}' is not one the plan's layers use")
-        return cls(model, layers, specs, variables, rows, in_features)
+        step = cls(model, layers, specs, variables, rows, in_features)
+        # Inputs of more than two axes are the plan's rows × features only through a Flatten.
+        step.flattens = any(type(layer) is Flatten for layer in layers[:layers.index(first)])
+        return step
 
     def valid_for(self, model):
         """Whether the plan still describes `model`: the same optimizer, trainable flags, and
@@ -229,7 +259,7 @@ class NativeStep:
         rows = x.shape[0] if x.ndim else 0
         if not 1 <= rows <= self.plan.max_rows or math.prod(x.shape[1:]) != self.in_features:
             return None
-        if y.shape != (rows,) and y.shape != (rows, 1):
+        if y.shape != (rows,) and y.shape != (rows, 1) or x.ndim != 2 and not self.flattens:
             return None
         if x.dtype != np.float32 or not x.flags.c_contiguous:
             x = np.ascontiguousarray(x, dtype=np.float32)
@@ -244,7 +274,7 @@ class NativeStep:
         rows = x.shape[0]
         saved = [v.numpy() for v in model.non_trainable_weights] if keep else None
         plan = self.plan
-        plan.forward_backward(x, labels)
+        plan.forward_backward(x, labels, [stream.next() for stream in self.noise] if self.noise else [])
         views = self._outputs.get(rows)
         if views is None:
             views = self._outputs[rows] = (plan.output(rows), plan.losses(rows))
