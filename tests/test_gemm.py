@@ -169,3 +169,20 @@ def test_matmul_more_threads_than_blocks(shape, ta, tb, nthreads):
     finally:
         _C.set_gemm_parallel_threshold(prev_threshold)
         fastdnn.set_num_threads(prev_n)
+
+
+# A transposed B under few rows of A runs as the transposed problem Cᵀ = B·Aᵀ (gemm.cpp); the
+# training shapes of the chapter's model (dX = dZ·Wᵀ at batch 32), one row, a square-ish edge.
+TRANSPOSED_B_SHAPES = [(32, 784, 300), (32, 300, 100), (1, 784, 300), (128, 300, 64), (17, 18, 16), (5, 9, 3000)]
+
+
+@pytest.mark.parametrize("shape", TRANSPOSED_B_SHAPES, ids=lambda s: "x".join(map(str, s)))
+def test_small_m_transposed_b_is_the_direct_product_bit_for_bit(shape, isa, threads):
+    """Against float64 NumPy, and against the direct kernel (a zero bias keeps the product on
+    it): the same multiply-adds in the same order, so the same bits."""
+    m, n, k = shape
+    check_product(m, n, k, False, True)
+    a, b, _, _ = problem(m, n, k, False, True)
+    fast = _C.gemm(a, b, False, True, None, False, None, 0, 0.0, False)[0]
+    direct = _C.gemm(a, b, False, True, None, False, np.zeros(n, np.float32), 0, 0.0, False)[0]
+    assert np.array_equal(fast, direct)

@@ -5,7 +5,7 @@
 
 namespace fastdnn {
 
-enum class Workspace : int { kPackA = 0, kPackB = 1, kCount = 2 };
+enum class Workspace : int { kPackA = 0, kPackB = 1, kTranspose = 2, kCount = 3 };
 
 // A buffer of at least `floats` floats for this thread; valid until the next call with `slot`.
 float* workspace(Workspace slot, size_t floats);

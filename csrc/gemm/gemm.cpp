@@ -9,6 +9,7 @@
 
 #include "../isa/isa.h"
 #include "../core/threadpool.h"
+#include "../core/workspace.h"
 
 namespace fastdnn {
 namespace {
@@ -37,6 +38,28 @@ bool choose_grid(const GemmArgs& g, const CpuIsa& isa, int nt, int* tm, int* tn)
   return best >= 0;
 }
 
+// A product with few rows and a transposed B, such as a dense layer's input gradient
+// dX = dZ·Wᵀ at the batch sizes of training: there the kernel would pack all of Bᵀ (a strided
+// gather) for the few row slivers that reuse it. The transposed problem Cᵀ = B·op(A)ᵀ reads B in
+// place and packs only the small A. Every element is the same sequence of multiply-adds (the
+// depth blocking depends on K alone, and a·b + c does not depend on the order of a and b), so
+// the result is the direct product's, bit for bit (tests/test_gemm.py checks it).
+bool small_m_transposed_b(const GemmArgs& g) {
+  return g.trans_b && !g.trans_a && !g.accumulate && !g.bias && !g.Z && g.act == Act::kIdentity &&
+         g.M <= 128 && g.N > g.M && g.K >= 16;
+}
+
+// dst[i*ldd + j] = src[j*rows + i] for i < rows, j < cols, in cache-sized tiles.
+void transpose_into(const float* src, int64_t rows, int64_t cols, float* dst, int64_t ldd) {
+  constexpr int64_t kTile = 32;
+  for (int64_t j0 = 0; j0 < cols; j0 += kTile)
+    for (int64_t i0 = 0; i0 < rows; i0 += kTile) {
+      const int64_t i1 = std::min(rows, i0 + kTile), j1 = std::min(cols, j0 + kTile);
+      for (int64_t i = i0; i < i1; ++i)
+        for (int64_t j = j0; j < j1; ++j) dst[i * ldd + j] = src[j * rows + i];
+    }
+}
+
 }  // namespace
 
 int64_t gemm_parallel_threshold() { return g_parallel_threshold.load(); }
@@ -44,6 +67,17 @@ void gemm_set_parallel_threshold(int64_t flops) { g_parallel_threshold.store(std
 
 void gemm_cpu(const GemmArgs& g) {
   if (g.M == 0 || g.N == 0) return;
+  if (small_m_transposed_b(g)) {  // Cᵀ = B·op(A)ᵀ into a scratch, then transposed into C
+    float* t = workspace(Workspace::kTranspose, (size_t)(g.M * g.N));
+    GemmArgs h;
+    h.M = g.N, h.N = g.M, h.K = g.K;
+    h.A = g.B, h.lda = g.ldb, h.trans_a = false;
+    h.B = g.A, h.ldb = g.lda, h.trans_b = true;
+    h.C = t, h.ldc = g.M;
+    gemm_cpu(h);  // h.M >= h.N: never this branch again
+    transpose_into(t, g.M, g.N, g.C, g.ldc);
+    return;
+  }
   const CpuIsa& isa = cpu_isa();
   const double flops = 2.0 * g.M * g.N * std::max<int64_t>(g.K, 1);
   int nt = get_num_threads();

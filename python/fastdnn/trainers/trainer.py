@@ -326,12 +326,10 @@ class Trainer:
         `GradientTape`, `self.compute_loss` and `self.optimizer.apply_gradients`."""
         x, y, sample_weight = data_utils.unpack_x_y_sample_weight(data)
         hooks = self._step_hooks
-        variables = self.trainable_weights
         # With TerminateOnNaN attached, a step whose loss is not finite changes nothing: the
         # statistics its forward pass updated are put back and the optimizer is not run.
         keep = any(hook.keep_last_good for hook in hooks) if hooks else False
         replica = self.__dict__.get("_replica")  # data-parallel: every rank skips a step together
-        saved = [v.numpy() for v in self.non_trainable_weights] if keep or replica is not None else None
         observers = [hook for hook in hooks if hook.begin_step()] if hooks else ()
         if not observers and sample_weight is None and replica is None:
             native = self._native_batch(x, y)
@@ -340,6 +338,8 @@ class Trainer:
                 loss_value, y_pred = step.train(self, xb, labels, keep)
                 self._loss_tracker.update_state(loss_value, sample_weight=int(xb.shape[0]))
                 return self.compute_metrics(x, y, y_pred, sample_weight)
+        variables = self.trainable_weights
+        saved = [v.numpy() for v in self.non_trainable_weights] if keep or replica is not None else None
         plan = penalties.plan(self, variables)  # regularizers and constraints (penalties.py)
         cpu_only = plan.activity_layers or plan.tape or plan.python_constraints
         if plan.active and cpu_only and self._on_gpu():
