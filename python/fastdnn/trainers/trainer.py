@@ -404,7 +404,7 @@ class Trainer:
         jit = self._compile_config["jit_compile"] if self._compile_config else "auto"
         if jit is False or self._compile_loss is None or not self.built:
             return None
-        step = self._native
+        step = self.__dict__.get("_native")
         rows = 1
         if type(step) is NativeStep:
             if step.valid_for(self):
@@ -518,7 +518,7 @@ class Trainer:
         batch_hooks = cbs.wants_train_batches
         self.stop_training = False
         self._step_hooks = tuple(cbs.step_hooks)
-        if self._native is not None and type(self._native) is not NativeStep:
+        if type(self.__dict__.get("_native")) is NotNative:
             self._native = None  # try the native step again: the model may have changed
         if replica is not None:
             self._build_for_replicas(adapter)
