@@ -318,6 +318,8 @@ def test_the_plan_object_checks_its_arguments():
         _C.TrainPlan([{"kind": "conv"}], 4, 8)
     with pytest.raises(ValueError, match="shape"):
         _C.TrainPlan([{"kind": "dense", "units": 3, "kernel": np.zeros((5, 3), np.float32)}], 4, 8)
+    with pytest.raises(ValueError, match="units >= 1"):
+        _C.TrainPlan([{"kind": "dense", "units": 0, "kernel": np.zeros((4, 0), np.float32)}], 4, 8)
     with pytest.raises(ValueError, match="softmax layer must come last"):
         _C.TrainPlan([{"kind": "softmax"}, {"kind": "dense", "units": 3, "kernel": w}], 4, 8)
     plan = _C.TrainPlan([{"kind": "dense", "units": 3, "kernel": w, "train_kernel": True}], 4, 8)

@@ -62,6 +62,7 @@ PlanLayer read_layer(const py::dict& d, int64_t in, std::vector<py::object>& kee
   if (kind == "dense") {
     l.kind = PlanLayerKind::kDense;
     l.out = d["units"].cast<int64_t>();
+    if (l.out < 1) throw py::value_error("TrainPlan: a dense layer needs units >= 1.");
     l.kernel = weight(d, "kernel", {in, l.out}, false, keep);
     l.bias = weight(d, "bias", {l.out}, true, keep);
     l.act = checked_act(get<int>(d, "activation", 0));
