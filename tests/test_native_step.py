@@ -430,3 +430,40 @@ def test_inputs_of_three_axes_without_a_flatten_keep_the_tape():
         model.compile(loss="sparse_categorical_crossentropy", optimizer="sgd", jit_compile=jit)
         runs.append(model.fit(x, y, epochs=2, verbose=0).history)
     assert runs[0] == runs[1]
+
+
+def test_the_plan_counts_the_rows_its_output_classifies_right():
+    """forward_backward's count against NumPy's argmax == label on the output it leaves: ties
+    go to the first maximum, and a row holding a NaN to its first NaN, as NumPy's argmax does.
+    The layer is an identity kernel, so the output is the chosen input (a NaN spreads over its
+    row: NaN·0 is NaN)."""
+    rows, classes = 16, 5
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((rows, classes)).astype(np.float32)
+    x[1] = x[2] = 0.5                       # every class tied
+    x[3, [0, 4]] = 9.0                      # two tied maxima
+    x[4, 2], x[5, [1, 3]] = np.nan, np.nan  # NaN rows
+    y = rng.integers(0, classes, rows)
+    y[1], y[2], y[3], y[4], y[5] = 0, 3, 0, 0, 1
+    eye = np.eye(classes, dtype=np.float32)
+    plan = _C.TrainPlan([{"kind": "dense", "units": classes, "kernel": eye, "train_kernel": True}], classes, rows)
+    for n in (rows, 7, 1):
+        correct = plan.forward_backward(x[:n], y[:n])
+        out = plan.output(n)
+        assert np.array_equal(out[6:], x[6:n]) and np.isnan(out[4:6]).all()
+        assert correct == int((np.argmax(out, axis=-1) == y[:n]).sum())
+    assert plan.forward_backward(x[1:6], y[1:6]) == 3  # rows 1, 3 and 4: the first maximum, or NaN
+    bias = np.array([0, 0, np.nan, 0, np.nan], np.float32)  # column 2 holds the first NaN of each row
+    plan = _C.TrainPlan([{"kind": "dense", "units": classes, "kernel": eye, "bias": bias}], classes, rows)
+    y[6:] = 2
+    assert plan.forward_backward(x[6:], y[6:]) == rows - 6
+
+
+def test_metrics_other_than_accuracy_update_from_the_output(fashion):
+    from fastdnn.metrics import SparseTopKCategoricalAccuracy
+    tape, plan = assert_same_training(
+        bn_after_activation, fashion,
+        lambda: {"metrics": ["accuracy", SparseTopKCategoricalAccuracy(k=3)]})
+    assert plan._native.accuracy is None
+    _, plan = assert_same_training(bn_after_activation, fashion)
+    assert [m.name for m in plan._native.accuracy] == ["accuracy"]

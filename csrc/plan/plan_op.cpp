@@ -222,11 +222,12 @@ void bind_plan(py::module_& m) {
                coords.push_back({t[0].cast<uint64_t>(), t[1].cast<uint32_t>(), t[2].cast<uint64_t>()});
              }
              py::gil_scoped_release nogil;
-             p.plan->forward_backward(xp, lp, rows, coords.data());
+             return p.plan->forward_backward(xp, lp, rows, coords.data());
            },
            py::arg("x"), py::arg("labels"), py::arg("noise") = py::list(),
            "Forward, loss and backward of one batch; `noise` holds each noise layer's (seed, stream, "
-           "step) for this step, in order.")
+           "step) for this step, in order. Returns how many rows the output's arg-max classifies as "
+           "their label.")
       .def("update",
            [](PyTrainPlan& p, const py::dict& hyper) {
              if (p.kind < 0) throw py::value_error("TrainPlan: call bind_optimizer before update.");

@@ -43,6 +43,17 @@ void moving_average(float* moving, const float* batch, int64_t n, float momentum
   }
 }
 
+// The index of a row's largest value, as NumPy's argmax gives it: the first of equal maxima,
+// and the first NaN where there is one (metrics/accuracy_metrics.py compares it to the label).
+int64_t argmax_row(const float* r, int64_t n) {
+  int64_t best = 0;
+  for (int64_t j = 0; j < n; ++j) {
+    if (std::isnan(r[j])) return j;
+    if (r[j] > r[best]) best = j;
+  }
+  return best;
+}
+
 }  // namespace
 
 TrainPlan::TrainPlan(std::vector<PlanLayer> layers, int64_t max_rows)
@@ -108,10 +119,14 @@ int TrainPlan::noise_layers() const {
   return n;
 }
 
-void TrainPlan::forward_backward(const float* x, const int64_t* labels, int64_t rows,
-                                 const NoiseCoords* coords) {
+int64_t TrainPlan::forward_backward(const float* x, const int64_t* labels, int64_t rows,
+                                    const NoiseCoords* coords) {
   forward(x, rows, coords);
+  int64_t correct = 0;
+  const float* out = output();
+  for (int64_t r = 0; r < rows; ++r) correct += argmax_row(out + r * classes(), classes()) == labels[r];
   backward(x, labels, rows);
+  return correct;
 }
 
 void TrainPlan::forward(const float* x, int64_t rows, const NoiseCoords* coords) {

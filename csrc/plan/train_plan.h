@@ -13,6 +13,7 @@
 //             noise   y = the dropout family's draw    (Philox at the layer's coordinates)
 //             softmax y = softmax(x)                   (only last, its input the loss's logits)
 //   loss:     sparse softmax cross-entropy per row; dlogits = (softmax − onehot) / rows
+//   metric:   the rows whose arg-max output is the label (sparse categorical accuracy)
 //   backward: in reverse, from the last layer down to the first that holds a trainable weight
 //   update:   the multi-tensor optimizer step (optim_step.h) over the trainable weights
 #pragma once
@@ -75,8 +76,9 @@ class TrainPlan {
 
   // Forward, loss and backward of a batch: x is rows × in_features, labels rows class
   // indices (checked by the caller), coords one entry per noise layer, in order. Leaves the
-  // per-row losses, the output and the gradients in the arena.
-  void forward_backward(const float* x, const int64_t* labels, int64_t rows, const NoiseCoords* coords);
+  // per-row losses, the output and the gradients in the arena. Returns how many rows the
+  // output's arg-max classifies as their label.
+  int64_t forward_backward(const float* x, const int64_t* labels, int64_t rows, const NoiseCoords* coords);
   int noise_layers() const;
 
   // The optimizer step over the bound tensors.

@@ -69,6 +69,12 @@ class Mean(Metric):
         self._fast = [0.0, 0]
         super().reset_state()
 
+    def add_sums(self, total, count):
+        """Adds a batch already summed: `total` over `count` samples (a native training step's
+        count of correct rows, say). The same result as update_state with the batch's values."""
+        self._fast[0] += total
+        self._fast[1] += count
+
     def update_state(self, values, sample_weight=None):
         """Adds a batch of values (each sample's values averaged first) with optional weights."""
         if type(values) is float and type(sample_weight) is int:  # a batch's loss and its size:

@@ -8,7 +8,8 @@ the loss and the metrics. After it, where the whole graph is native, each step i
     penalties.add_gradients(...)         L1/L2 gradients into the plan's gradient buffers
     plan.update(optimizer hyperparameters)   the optimizer step: one native call
     penalties.constrain(...)             the built-in constraints: one native call
-    loss tracker and metrics             as on the tape path
+    loss tracker and metrics             as on the tape path; the plan counts the rows
+                                         its output classifies right, for the accuracy
 
 The plan makes the tape path's kernel calls with the same arguments, so the weights after N
 steps are the tape's bit for bit on one thread (tests/test_native_step.py).
@@ -41,6 +42,8 @@ from ..layers.input_layer import InputLayer
 from ..layers.normalization import BatchNormalization
 from ..layers.regularization import AlphaDropout, Dropout, GaussianDropout, GaussianNoise
 from ..losses import LossFunctionWrapper, sparse_categorical_crossentropy
+from ..metrics.accuracy_metrics import sparse_categorical_accuracy
+from ..metrics.reduction_metrics import MeanMetricWrapper
 
 # Activation names as the dense kernel's epilogue knows them, with the default slope the op
 # takes when called without arguments (fastdnn/ops/nn.py's `_activation`).
@@ -167,6 +170,20 @@ def _loss_from_logits(model):
     return bool(loss._fn_kwargs.get("from_logits", False))
 
 
+def _accuracy_metrics(model):
+    """The compiled metrics when each is a sparse categorical accuracy, whose batch value the
+    plan counts (`forward_backward`'s count of rows classified right); else None (the metrics
+    update from the output, as on the tape path)."""
+    compiled = model._compile_metrics
+    if compiled is None:
+        return []
+    metrics = [m for ms in compiled._metrics + compiled._weighted for m in ms]
+    if all(isinstance(m, MeanMetricWrapper) and type(m).update_state is MeanMetricWrapper.update_state
+           and m._fn is sparse_categorical_accuracy and not m._fn_kwargs for m in metrics):
+        return metrics
+    return None
+
+
 class NativeStep:
     """A model's training step as a plan (see the module docstring). Build it with `build`."""
 
@@ -186,6 +203,7 @@ class NativeStep:
         slots = [optimizer._slots_of(w) for w in self._arrays]
         self.plan.bind_optimizer(OPTIMIZER[optimizer._kind], self._arrays, slots)
         self.grads = self.plan.gradients()  # views of the gradient buffers, in variables' order
+        self.accuracy = _accuracy_metrics(model)  # the metrics the plan's count updates, or None
         self._outputs = {}  # rows -> (output view, losses view)
 
     @staticmethod
@@ -269,12 +287,13 @@ class NativeStep:
 
     def train(self, model, x, labels, keep):
         """One training step on a batch from `inputs`. Returns (the loss, penalties included,
-        as a float; the output view, valid until the next step). With `keep`, a step whose
-        loss is not finite changes nothing (TerminateOnNaN)."""
+        as a float; the output view, valid until the next step; how many rows the output
+        classifies right). With `keep`, a step whose loss is not finite changes nothing
+        (TerminateOnNaN)."""
         rows = x.shape[0]
         saved = [v.numpy() for v in model.non_trainable_weights] if keep else None
         plan = self.plan
-        plan.forward_backward(x, labels, [stream.next() for stream in self.noise] if self.noise else [])
+        correct = plan.forward_backward(x, labels, [stream.next() for stream in self.noise] if self.noise else [])
         views = self._outputs.get(rows)
         if views is None:
             views = self._outputs[rows] = (plan.output(rows), plan.losses(rows))
@@ -285,13 +304,13 @@ class NativeStep:
         if keep and not math.isfinite(loss_value):
             for var, value in zip(model.non_trainable_weights, saved):
                 var.assign(value)
-            return loss_value, views[0]
+            return loss_value, views[0], correct
         optimizer = self.optimizer
         plan.update(optimizer._next_hyper())
         optimizer.iterations += 1
         if rules.active:
             penalties.constrain(rules)
-        return loss_value, views[0]
+        return loss_value, views[0], correct
 
     @property
     def arena_bytes(self):

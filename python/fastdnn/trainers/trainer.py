@@ -335,9 +335,14 @@ class Trainer:
             native = self._native_batch(x, y)
             if native is not None:  # the compiled step (native_step.py): same results, no tape
                 step, xb, labels = native
-                loss_value, y_pred = step.train(self, xb, labels, keep)
-                self._loss_tracker.update_state(loss_value, sample_weight=int(xb.shape[0]))
-                return self.compute_metrics(x, y, y_pred, sample_weight)
+                loss_value, y_pred, correct = step.train(self, xb, labels, keep)
+                rows = int(xb.shape[0])
+                self._loss_tracker.update_state(loss_value, sample_weight=rows)
+                if step.accuracy is None:
+                    return self.compute_metrics(x, y, y_pred, sample_weight)
+                for metric in step.accuracy:  # the plan counted the rows it classifies right
+                    metric.add_sums(correct, rows)
+                return self.get_metrics_result()
         variables = self.trainable_weights
         saved = [v.numpy() for v in self.non_trainable_weights] if keep or replica is not None else None
         plan = penalties.plan(self, variables)  # regularizers and constraints (penalties.py)
