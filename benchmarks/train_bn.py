@@ -19,6 +19,8 @@ test accuracy after the same epochs.
 
     python benchmarks/train_bn.py [--epochs 3] [--data DIR] [--threads N] [--only fastdnn,torch]
     python benchmarks/train_bn.py --plain --batches 32     # the plain model with SGD, against torch
+    python benchmarks/train_bn.py --custom-layer           # a layer written in Python in the middle:
+                                                           # the split step against the tape only
 """
 
 import argparse
@@ -42,9 +44,18 @@ def load(path):
     return scale(x[5000:]), y[5000:].astype(np.int64), scale(xt), yt.astype(np.int64)
 
 
-def train_fastdnn(data, batch, epochs, jit="auto", plain=False):
+class Scale(keras.layers.Layer):
+    """A layer written in Python (x times a constant), for --custom-layer."""
+
+    def call(self, inputs):
+        return keras.ops.multiply(inputs, np.float32(1.0))
+
+
+def train_fastdnn(data, batch, epochs, jit="auto", plain=False, custom=False):
     """The book's code. jit="auto": the native training step (a compiled plan); False: every
-    step on the GradientTape. plain: the chapter's model without BN, with SGD(0.01)."""
+    step on the GradientTape; True with `custom`: the split step (native plans around the
+    Python layer). plain: the chapter's model without BN, with SGD(0.01). custom: a layer
+    written in Python after the middle BatchNormalization."""
     x, y, xt, yt = data
     keras.utils.set_random_seed(SEED)
     if plain:
@@ -56,7 +67,7 @@ def train_fastdnn(data, batch, epochs, jit="auto", plain=False):
         ])
         optimizer = keras.optimizers.SGD(learning_rate=0.01)
     else:
-        model = keras.models.Sequential([
+        layers = [
             keras.layers.Flatten(input_shape=[28, 28]),
             keras.layers.BatchNormalization(),
             keras.layers.Dense(300, activation="elu", kernel_initializer="he_normal"),
@@ -64,7 +75,10 @@ def train_fastdnn(data, batch, epochs, jit="auto", plain=False):
             keras.layers.Dense(100, activation="elu", kernel_initializer="he_normal"),
             keras.layers.BatchNormalization(),
             keras.layers.Dense(10, activation="softmax"),
-        ])
+        ]
+        if custom:
+            layers.insert(4, Scale())
+        model = keras.models.Sequential(layers)
         optimizer = keras.optimizers.Nadam(learning_rate=1e-3)
     model.compile(loss="sparse_categorical_crossentropy", optimizer=optimizer, metrics=["accuracy"],
                   jit_compile=jit)
@@ -236,14 +250,17 @@ def main(argv=None):
     parser.add_argument("--batches", default="32,256")
     parser.add_argument("--plain", action="store_true",
                         help="the chapter's plain model (no BN) with SGD(0.01); only torch is compared")
+    parser.add_argument("--custom-layer", action="store_true",
+                        help="a layer written in Python in the BN model: the split step (jit_compile=True) "
+                             "against the tape; the other frameworks are not run")
     parser.add_argument("--data", default=os.environ.get("FASTDNN_DATA") or str(
         Path(__file__).resolve().parents[2] / "shared" / "datasets" / "fashion-mnist"))
     args = parser.parse_args(argv)
     if args.threads:
         fastdnn.set_num_threads(args.threads)
-    wanted = set(args.only.split(","))
-    plain = args.plain
-    runners = {"fastdnn tape": lambda d, b, e: train_fastdnn(d, b, e, jit=False, plain=plain)[:2]}
+    wanted = set() if args.custom_layer else set(args.only.split(","))
+    plain, custom = args.plain, args.custom_layer
+    runners = {"fastdnn tape": lambda d, b, e: train_fastdnn(d, b, e, jit=False, plain=plain, custom=custom)[:2]}
     torch = _optional("torch") if "torch" in wanted else None
     if torch is not None:
         torch.set_num_threads(fastdnn.get_num_threads())
@@ -258,12 +275,14 @@ def main(argv=None):
             lambda d, b, e: train_keras(real_keras, d, b, e))
     data = load(args.data)
     what = "plain model, SGD 0.01" if plain else "BN model, Nadam 1e-3"
+    what += ", a Python layer after the middle BN" if custom else ""
     print(f"{what}, {len(data[0]):,} images, {args.epochs} epoch(s), "
           f"{fastdnn.get_num_threads()} thread(s); load average {os.getloadavg()[0]:.2f}; "
           f"CPU {fastdnn._C.cpu_info()['brand']}; compared: {', '.join(runners)}")
     for batch in (int(b) for b in args.batches.split(",")):
-        times, acc, arena = train_fastdnn(data, batch, args.epochs, plain=plain)
-        print(f"batch {batch:3d}: fastdnn (native step) {np.median(times):6.2f} s/epoch (min {min(times):.2f}), "
+        times, acc, arena = train_fastdnn(data, batch, args.epochs, jit=True if custom else "auto",
+                                          plain=plain, custom=custom)
+        print(f"batch {batch:3d}: fastdnn ({'split' if custom else 'native'} step) {np.median(times):6.2f} s/epoch (min {min(times):.2f}), "
               f"test acc {acc:.4f}, arena {arena / 2**20 if arena else 0:.2f} MiB", flush=True)
         for name, run in runners.items():
             o_times, o_acc = run(data, batch, args.epochs)

@@ -244,8 +244,14 @@ def test_a_python_layer_keeps_the_tape(fashion):
 
 
 def test_jit_compile_true_says_what_keeps_the_graph_off_the_plan(fashion):
-    with pytest.raises(ValueError, match=r"jit_compile=True.*layer 'scale'"):
-        _train(_with_custom_layer, True, fashion)
+    def custom_top():  # a Python layer in the middle splits the plan (test_split_step.py); on top, nothing runs it
+        return keras.Sequential([keras.layers.Flatten(input_shape=[28, 28]), keras.layers.Dense(10, activation="softmax"),
+                                 Scale(name="scale")])
+    with pytest.raises(ValueError, match=r"jit_compile=True.*top layer 'scale' has no native form"):
+        _train(custom_top, True, fashion)
+    with pytest.raises(ValueError, match=r"jit_compile=True.*not sparse_categorical_crossentropy"):
+        _train(bn_after_activation, True, (fashion[0], np.eye(10, dtype=np.float32)[fashion[1]]),
+               {"loss": "categorical_crossentropy"})
     model, _ = _train(bn_after_activation, True, fashion, epochs=1)
     assert type(model._native) is NativeStep
 

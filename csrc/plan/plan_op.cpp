@@ -134,12 +134,36 @@ int64_t checked_rows(const PyTrainPlan& p, int64_t rows) {
   return rows;
 }
 
+// x as the plan's input: rows × in_features float32; returns its rows.
+int64_t checked_x(const PyTrainPlan& p, const py::array& x, const float** data) {
+  *data = input_f32(x, "x", 2);
+  if (x.shape(1) != p.plan->in_features())
+    throw py::value_error("TrainPlan: `x` has " + std::to_string(x.shape(1)) + " features; the plan takes " +
+                          std::to_string(p.plan->in_features()) + ".");
+  return checked_rows(p, x.shape(0));
+}
+
+// Each noise layer's (seed, stream, step) into p.coords.
+void read_coords(PyTrainPlan& p, const py::list& noise) {
+  if ((int)noise.size() != p.plan->noise_layers())
+    throw py::value_error("TrainPlan: pass one (seed, stream, step) per noise layer: " +
+                          std::to_string(p.plan->noise_layers()) + " expected, " +
+                          std::to_string(noise.size()) + " received.");
+  std::vector<NoiseCoords>& coords = p.coords;
+  coords.clear();
+  for (const py::handle& c : noise) {
+    const auto t = c.cast<py::tuple>();
+    if (t.size() != 3) throw py::value_error("TrainPlan: noise coordinates are (seed, stream, step).");
+    coords.push_back({t[0].cast<uint64_t>(), t[1].cast<uint32_t>(), t[2].cast<uint64_t>()});
+  }
+}
+
 }  // namespace
 
 void bind_plan(py::module_& m) {
   py::class_<PyTrainPlan>(m, "TrainPlan",
                           "A compiled training step of a chain of built-in layers (csrc/plan/train_plan.h).")
-      .def(py::init([](const py::list& layers, int64_t in_features, int64_t max_rows) {
+      .def(py::init([](const py::list& layers, int64_t in_features, int64_t max_rows, bool loss, bool input_grad) {
              if (layers.size() == 0) throw py::value_error("TrainPlan needs at least one layer.");
              if (in_features < 1 || max_rows < 1)
                throw py::value_error("TrainPlan needs in_features >= 1 and max_rows >= 1.");
@@ -148,15 +172,20 @@ void bind_plan(py::module_& m) {
              int64_t in = in_features;
              for (size_t i = 0; i < layers.size(); ++i) {
                ls.push_back(read_layer(layers[i].cast<py::dict>(), in, p->keep));
-               if (ls.back().kind == PlanLayerKind::kSoftmax && i + 1 != layers.size())
-                 throw py::value_error("TrainPlan: a softmax layer must come last (its input is the loss's logits).");
+               if (ls.back().kind == PlanLayerKind::kSoftmax && (!loss || i + 1 != layers.size()))
+                 throw py::value_error("TrainPlan: a softmax layer must come last, in a plan with the loss "
+                                       "(its input is the loss's logits).");
                in = ls.back().out;
                check_random_size(max_rows * in);  // the noise kernels' counter range
              }
-             p->plan = std::make_unique<TrainPlan>(std::move(ls), max_rows);
+             p->plan = std::make_unique<TrainPlan>(std::move(ls), max_rows, loss, input_grad);
              return p;
            }),
-           py::arg("layers"), py::arg("in_features"), py::arg("max_rows"))
+           py::arg("layers"), py::arg("in_features"), py::arg("max_rows"), py::arg("loss") = true,
+           py::arg("input_grad") = false,
+           "loss: the layers end in the sparse softmax cross-entropy (forward_backward); else they are a "
+           "segment below layers the plan does not run (forward, then backward from their gradient). "
+           "input_grad: the backward also gives the gradient of the input (input_gradient).")
       .def("bind_optimizer",
            [](PyTrainPlan& p, int kind, const py::list& params, const py::list& slots) {
              optim_args::read_hyper(kind, py::dict());  // checks the kind
@@ -193,11 +222,10 @@ void bind_plan(py::module_& m) {
            "arrays (the same number for each; update checks it against the hyperparameters).")
       .def("forward_backward",
            [](PyTrainPlan& p, const py::array& x, const py::array& labels, const py::list& noise) {
-             const float* xp = input_f32(x, "x", 2);
-             if (x.shape(1) != p.plan->in_features())
-               throw py::value_error("TrainPlan: `x` has " + std::to_string(x.shape(1)) + " features; the plan takes " +
-                                     std::to_string(p.plan->in_features()) + ".");
-             const int64_t rows = checked_rows(p, x.shape(0));
+             if (!p.plan->has_loss())
+               throw py::value_error("TrainPlan: this plan has no loss; call forward, then backward.");
+             const float* xp;
+             const int64_t rows = checked_x(p, x, &xp);
              if (!labels.dtype().equal(py::dtype::of<int64_t>()) || labels.ndim() != 1 ||
                  !(labels.flags() & py::array::c_style))
                throw py::type_error("`labels` must be a 1-D C-contiguous int64 array.");
@@ -210,24 +238,49 @@ void bind_plan(py::module_& m) {
                if (lp[r] < 0 || lp[r] >= classes)
                  throw py::value_error("Labels must be class indices in [0, " + std::to_string(classes) +
                                        "). Received " + std::to_string(lp[r]) + " at index " + std::to_string(r) + ".");
-             if ((int)noise.size() != p.plan->noise_layers())
-               throw py::value_error("TrainPlan: pass one (seed, stream, step) per noise layer: " +
-                                     std::to_string(p.plan->noise_layers()) + " expected, " +
-                                     std::to_string(noise.size()) + " received.");
-             std::vector<NoiseCoords>& coords = p.coords;
-             coords.clear();
-             for (const py::handle& c : noise) {
-               const auto t = c.cast<py::tuple>();
-               if (t.size() != 3) throw py::value_error("TrainPlan: noise coordinates are (seed, stream, step).");
-               coords.push_back({t[0].cast<uint64_t>(), t[1].cast<uint32_t>(), t[2].cast<uint64_t>()});
-             }
+             read_coords(p, noise);
              py::gil_scoped_release nogil;
-             return p.plan->forward_backward(xp, lp, rows, coords.data());
+             return p.plan->forward_backward(xp, lp, rows, p.coords.data());
            },
            py::arg("x"), py::arg("labels"), py::arg("noise") = py::list(),
            "Forward, loss and backward of one batch; `noise` holds each noise layer's (seed, stream, "
            "step) for this step, in order. Returns how many rows the output's arg-max classifies as "
            "their label.")
+      .def("forward",
+           [](PyTrainPlan& p, const py::array& x, const py::list& noise) {
+             const float* xp;
+             const int64_t rows = checked_x(p, x, &xp);
+             read_coords(p, noise);
+             py::gil_scoped_release nogil;
+             p.plan->forward(xp, rows, p.coords.data());
+           },
+           py::arg("x"), py::arg("noise") = py::list(),
+           "The forward pass alone (its result in `output`), for a plan without the loss.")
+      .def("backward",
+           [](PyTrainPlan& p, const py::array& x, const py::array& dy) {
+             if (p.plan->has_loss())
+               throw py::value_error("TrainPlan: this plan ends in the loss; forward_backward runs its backward.");
+             const float* xp;
+             const int64_t rows = checked_x(p, x, &xp);
+             const float* dp = input_f32(dy, "dy", 2);
+             if (dy.shape(0) != rows || dy.shape(1) != p.plan->classes())
+               throw py::value_error("TrainPlan: `dy` must be " + std::to_string(rows) + " x " +
+                                     std::to_string(p.plan->classes()) + ", the output's shape.");
+             py::gil_scoped_release nogil;
+             p.plan->backward_from(xp, dp, rows);
+           },
+           py::arg("x"), py::arg("dy"),
+           "The backward pass of a plan without the loss, from the gradient of its output; `x` is the "
+           "input its forward took.")
+      .def("input_gradient",
+           [](py::object self, int64_t rows) {
+             PyTrainPlan& p = self.cast<PyTrainPlan&>();
+             if (!p.plan->has_input_grad())
+               throw py::value_error("TrainPlan: build the plan with input_grad=True for the input's gradient.");
+             if (!p.plan->input_grad()) throw py::value_error("TrainPlan: no backward has run yet.");
+             return view(const_cast<float*>(p.plan->input_grad()), {checked_rows(p, rows), p.plan->in_features()}, self);
+           },
+           py::arg("rows"), "A view of the input's gradient for `rows` rows, left by the last backward.")
       .def("update",
            [](PyTrainPlan& p, const py::dict& hyper) {
              if (p.kind < 0) throw py::value_error("TrainPlan: call bind_optimizer before update.");
@@ -248,6 +301,18 @@ void bind_plan(py::module_& m) {
              return out;
            },
            "Views of the bound parameters' gradient buffers, written by each forward_backward.")
+      .def("gradient_of",
+           [](py::object self, const py::object& weight) -> py::object {
+             PyTrainPlan& p = self.cast<PyTrainPlan&>();
+             py::array w = as_ndarray(weight, "weight");
+             const auto shape = shape_of(w);
+             float* g = p.plan->grad_of(output_f32(w, "weight", shape));
+             if (!g) return py::none();
+             return view(g, shape, self);
+           },
+           py::arg("weight"),
+           "A view of the gradient buffer of one of the plan's weight arrays (None for an array whose "
+           "gradient the plan does not compute).")
       .def("output",
            [](py::object self, int64_t rows) {
              PyTrainPlan& p = self.cast<PyTrainPlan&>();

@@ -56,12 +56,12 @@ int64_t argmax_row(const float* r, int64_t n) {
 
 }  // namespace
 
-TrainPlan::TrainPlan(std::vector<PlanLayer> layers, int64_t max_rows)
-    : layers_(std::move(layers)), max_rows_(max_rows) {
+TrainPlan::TrainPlan(std::vector<PlanLayer> layers, int64_t max_rows, bool loss, bool input_grad)
+    : layers_(std::move(layers)), max_rows_(max_rows), loss_(loss), input_grad_wanted_(input_grad) {
   // Sizes first, then one allocation, then the pointers.
   size_t floats = (size_t)max_rows;  // per-row losses
   int64_t widest = 0;
-  bool first_trainable_seen = false;
+  bool first_trainable_seen = input_grad;  // the input's gradient: every layer's backward runs
   for (PlanLayer& l : layers_) {
     widest = std::max({widest, l.in, l.out});
     floats += (size_t)(max_rows * l.out);
@@ -177,10 +177,18 @@ void TrainPlan::backward(const float* x, const int64_t* labels, int64_t rows) {
   const bool softmax_last = layers_.back().kind == PlanLayerKind::kSoftmax;
   const int top = softmax_last ? n - 2 : n - 1;  // the layer whose output gets dlogits
   const float* logits = top >= 0 ? layers_[top].y : x;
-  float* dy = grad_a_;
-  float* other = grad_b_;
-  isa.softmax_xent(logits, rows, classes(), labels, nullptr, losses_, dy,
+  isa.softmax_xent(logits, rows, classes(), labels, nullptr, losses_, grad_a_,
                    rows ? (float)(1.0 / (double)rows) : 0.0f);
+  backward_layers(x, top, rows, grad_a_, grad_b_);
+}
+
+void TrainPlan::backward_from(const float* x, const float* dy, int64_t rows) {
+  std::copy_n(dy, (size_t)(rows * classes()), grad_a_);
+  backward_layers(x, (int)layers_.size() - 1, rows, grad_a_, grad_b_);
+}
+
+void TrainPlan::backward_layers(const float* x, int top, int64_t rows, float* dy, float* other) {
+  const CpuIsa& isa = cpu_isa();
   for (int i = top; i >= 0 && layers_[i].backward; --i) {
     PlanLayer& l = layers_[i];
     const float* in = i > 0 ? layers_[i - 1].y : x;
@@ -211,6 +219,7 @@ void TrainPlan::backward(const float* x, const int64_t* labels, int64_t rows) {
         break;
     }
   }
+  input_grad_ = input_grad_wanted_ ? dy : nullptr;  // every layer ran: dy is the input's gradient
 }
 
 }  // namespace fastdnn

@@ -15,6 +15,7 @@
 //   loss:     sparse softmax cross-entropy per row; dlogits = (softmax − onehot) / rows
 //   metric:   the rows whose arg-max output is the label (sparse categorical accuracy)
 //   backward: in reverse, from the last layer down to the first that holds a trainable weight
+//             (or to the input, for layers below the chain that the plan does not run)
 //   update:   the multi-tensor optimizer step (optim_step.h) over the trainable weights
 #pragma once
 #include <cstdint>
@@ -71,14 +72,22 @@ struct PlanLayer {
 class TrainPlan {
  public:
   // `layers` with kind, sizes and weight pointers set; the plan sizes its arena for batches
-  // of up to `max_rows` rows and points every buffer into it.
-  TrainPlan(std::vector<PlanLayer> layers, int64_t max_rows);
+  // of up to `max_rows` rows and points every buffer into it. `loss`: the chain ends in the
+  // loss (forward_backward); else it is a segment below layers the plan does not run, and
+  // its backward starts from their input gradient (backward_from). `input_grad`: the
+  // backward also gives the gradient of the chain's input (for layers below it).
+  TrainPlan(std::vector<PlanLayer> layers, int64_t max_rows, bool loss = true, bool input_grad = false);
 
   // Forward, loss and backward of a batch: x is rows × in_features, labels rows class
   // indices (checked by the caller), coords one entry per noise layer, in order. Leaves the
   // per-row losses, the output and the gradients in the arena. Returns how many rows the
   // output's arg-max classifies as their label.
   int64_t forward_backward(const float* x, const int64_t* labels, int64_t rows, const NoiseCoords* coords);
+  // The forward pass alone (a segment without the loss): the output is left in the arena.
+  void forward(const float* x, int64_t rows, const NoiseCoords* coords);
+  // The backward pass of a segment without the loss, from dy (rows × out_features), the
+  // gradient of its output; x is the input its forward took.
+  void backward_from(const float* x, const float* dy, int64_t rows);
   int noise_layers() const;
 
   // The optimizer step over the bound tensors.
@@ -94,16 +103,23 @@ class TrainPlan {
   int64_t max_rows() const { return max_rows_; }
   int64_t in_features() const { return layers_.front().in; }
   int64_t classes() const { return layers_.back().out; }
+  bool has_loss() const { return loss_; }
+  bool has_input_grad() const { return input_grad_wanted_; }
   float* losses() const { return losses_; }
   float* output() const { return layers_.back().y; }
+  // The input's gradient after a backward (with `input_grad`), rows × in_features.
+  const float* input_grad() const { return input_grad_; }
   size_t arena_bytes() const { return arena_.size() * sizeof(float); }
 
  private:
-  void forward(const float* x, int64_t rows, const NoiseCoords* coords);
   void backward(const float* x, const int64_t* labels, int64_t rows);
+  // The layers' backward from layer `top` down, dy holding the gradient of its output.
+  void backward_layers(const float* x, int top, int64_t rows, float* dy, float* other);
 
   std::vector<PlanLayer> layers_;
   int64_t max_rows_;
+  bool loss_, input_grad_wanted_;
+  const float* input_grad_ = nullptr;
   std::vector<float> arena_;   // every buffer below points into it
   float *losses_ = nullptr, *grad_a_ = nullptr, *grad_b_ = nullptr;
   std::vector<double> bn_double_;  // BnScratch's float64 fields (3 × widest)

@@ -135,12 +135,15 @@ class GradientTape:
         if self.watch_accessed_variables and var.trainable:
             self._watched.add(id(var._value))
 
-    def gradient(self, target, sources):
+    def gradient(self, target, sources, output_gradients=None):
         """Gradients of `target` (summed over its elements) with respect to `sources`.
 
         Args:
-            target: an array produced by recorded ops.
+            target: an array produced by recorded ops, or a list of them (their sum).
             sources: an array/Variable or a list of them.
+            output_gradients: the gradient of each target (a list matching `target`, an entry
+                None for ones), as TensorFlow's tape takes it: the gradients are then those of
+                sum(target * output_gradient).
 
         Returns:
             One float32 array per source (None where the source does not affect the target),
@@ -148,6 +151,7 @@ class GradientTape:
 
         Raises:
             RuntimeError: if a non-persistent tape is asked twice.
+            ValueError: for output gradients that do not match the targets.
         """
         if self._used and not self.persistent:
             raise RuntimeError("A non-persistent GradientTape can only compute gradients once; "
@@ -155,9 +159,25 @@ class GradientTape:
         self._used = True
         single = not isinstance(sources, (list, tuple))
         keys = [id(_array_of(s)) for s in ([sources] if single else sources)]
-        if not on_device(target):
-            target = np.asarray(target)
-        grads = {id(target): kernels(target).ones(target.shape)}
+        targets = list(target) if isinstance(target, (list, tuple)) else [target]
+        seeds = [None] * len(targets) if output_gradients is None else \
+            list(output_gradients) if isinstance(output_gradients, (list, tuple)) else [output_gradients]
+        if len(seeds) != len(targets):
+            raise ValueError(f"`output_gradients` needs one entry per target: {len(targets)} targets, "
+                             f"{len(seeds)} output gradients.")
+        grads = {}
+        for t, seed in zip(targets, seeds):
+            if not on_device(t):
+                t = np.asarray(t)
+            if seed is None:
+                seed = kernels(t).ones(t.shape)
+            elif not on_device(seed):
+                seed = np.asarray(seed, np.float32)
+                if seed.shape != t.shape:
+                    raise ValueError(f"An output gradient of shape {seed.shape} for a target of shape {t.shape}; "
+                                     "they must match.")
+            prev = grads.get(id(t))
+            grads[id(t)] = seed if prev is None else prev + seed
         for output, inputs, needs, backward in reversed(self._nodes):
             g = grads.get(id(output))
             if g is None:

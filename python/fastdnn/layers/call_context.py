@@ -63,6 +63,24 @@ class collect_losses:  # noqa: N801 - a context manager, named as the others; a 
         return False
 
 
+class one_call:  # noqa: N801 - a context manager, as collect_losses
+    """Within the block, the layer calls made one after another run as parts of one outermost
+    call (a training step that runs a model's layers itself, trainers/split_step.py): the
+    losses they add are all current, as after one call of the model."""
+
+    __slots__ = ("saved",)
+
+    def __enter__(self):
+        self.saved = state.depth
+        if not self.saved:
+            state.generation += 1
+        state.depth = self.saved + 1
+
+    def __exit__(self, *exc):
+        state.depth = self.saved
+        return False
+
+
 @contextlib.contextmanager
 def capture_outputs():
     """Within the block, each layer's latest output lands in the dict this yields, keyed by

@@ -17,14 +17,16 @@ steps are the tape's bit for bit on one thread (tests/test_native_step.py).
 What the plan covers: `Sequential` and functional models that are a chain (nested ones too) of
 InputLayer, Flatten, Identity, Dense (any built-in activation), BatchNormalization, Activation,
 ReLU, LeakyReLU, ELU, Softmax, and the dropout family (Dropout, AlphaDropout, GaussianDropout,
-GaussianNoise: the same Philox draws as the tape, from the layer's own stream); the sparse categorical cross-entropy (from logits, or after a
-final softmax); every built-in optimizer with its clipping and weight decay; the L1/L2
-regularizers and the constraints; TerminateOnNaN. Anything else (another layer, a custom layer,
-`add_loss`, an activity regularizer, a noise_shape, another loss, sample weights, a hook that observes the
-step, data parallelism, weights on a GPU) trains on the tape: `why_not` says which.
+GaussianNoise: the same Philox draws as the tape, from the layer's own stream); the sparse
+categorical cross-entropy (from logits, or after a final softmax); every built-in optimizer with
+its clipping and weight decay; the L1/L2 regularizers and the constraints; TerminateOnNaN.
+Anything else (another layer, a custom layer, `add_loss`, an activity regularizer, a
+noise_shape, another loss, sample weights, a hook that observes the step, data parallelism,
+weights on a GPU) trains on the tape: the NotNative the model keeps says which.
 
 `compile(jit_compile=...)` chooses: False, the tape always; "auto" (the default), the plan where
-the graph is native; True, the plan, or a ValueError naming what keeps the graph off it.
+the graph is native; True, the plan, split around layers without a native form (split_step.py),
+or a ValueError naming what keeps the graph off the plans.
 """
 
 import math
@@ -151,7 +153,7 @@ def _noise_specs(layer):
     return [spec]
 
 
-def _loss_from_logits(model):
+def loss_from_logits(model):
     """Whether the compiled loss takes logits (True) or probabilities (False).
 
     Raises:
@@ -170,7 +172,7 @@ def _loss_from_logits(model):
     return bool(loss._fn_kwargs.get("from_logits", False))
 
 
-def _accuracy_metrics(model):
+def accuracy_metrics(model):
     """The compiled metrics when each is a sparse categorical accuracy, whose batch value the
     plan counts (`forward_backward`'s count of rows classified right); else None (the metrics
     update from the output, as on the tape path)."""
@@ -184,18 +186,81 @@ def _accuracy_metrics(model):
     return None
 
 
-class NativeStep:
-    """A model's training step as a plan (see the module docstring). Build it with `build`."""
+def model_chain(model):
+    """(the model's chain of layers, its trainable weights), for a model whose step can run
+    as plans: on the CPU, with a built-in optimizer and native regularizers.
 
-    def __init__(self, model, layers, specs, variables, max_rows, in_features):
+    Raises:
+        NotNative: saying what keeps the model off the plan.
+    """
+    if model._on_gpu():
+        raise NotNative("the model's weights are on a GPU (the plan runs on the CPU)")
+    if model.optimizer is None or model.optimizer._kind is None:
+        raise NotNative("the optimizer is not a built-in one")
+    layers = _chain(model)
+    if len({id(layer) for layer in layers}) != len(layers):
+        raise NotNative("a layer appears more than once in the graph")
+    variables = model.trainable_weights
+    rules = penalties.plan(model, variables)
+    if rules.activity_layers or rules.tape:
+        raise NotNative("a regularizer has no native form (only l1, l2 and l1_l2 do)")
+    return layers, variables
+
+
+def layer_specs(layer, trainable_ids):
+    """The plan's layer dicts for one layer, or None for a layer with no native form (it runs
+    on the GradientTape between plans, trainers/split_step.py)."""
+    try:
+        return _layer_specs(layer, trainable_ids)
+    except NotNative:
+        return None
+
+
+class CompiledStep:
+    """What a compiled training step keeps of the model it was built for (NativeStep here, and
+    SplitStep in split_step.py): which batches it takes, and whether it still describes the
+    model."""
+
+    def __init__(self, model, layers, variables, max_rows):
         self.layers = layers
         self.variables = variables
-        self._arrays = [v._value for v in variables]
+        self.max_rows = max_rows
         self._all = model.weights
-        self._weights = [v._value for v in self._all]  # the plan points into these
+        self._weights = [v._value for v in self._all]  # the plans point into these
         self._trainable = self._trainable_flags(model, layers)
         self.optimizer = model.optimizer
         self.penalties = penalties.plan(model, variables)
+        self.accuracy = accuracy_metrics(model)  # the metrics the plan's count updates, or None
+
+    @staticmethod
+    def _trainable_flags(model, layers):
+        return (model._trainable, tuple(layer._trainable for layer in layers),
+                tuple(w.trainable for layer in layers for w in layer._weights))
+
+    def valid_for(self, model):
+        """Whether the plan still describes `model`: the same optimizer, trainable flags, and
+        weight arrays (a model moved to a GPU gets new ones; `set_weights` writes in place)."""
+        return (model.optimizer is self.optimizer
+                and self._trainable_flags(model, self.layers) == self._trainable
+                and all(map(operator.is_, (v._value for v in self._all), self._weights)))
+
+    @staticmethod
+    def rows_of(x):
+        """The number of rows of a batch's inputs (1 for anything without a leading axis)."""
+        shape = getattr(x, "shape", ())
+        return int(shape[0]) if len(shape) and shape[0] else 1
+
+    def larger(self, x):
+        """Whether batch `x` has more rows than the plan holds (then it is built again)."""
+        return type(x) is np.ndarray and self.rows_of(x) > self.max_rows
+
+
+class NativeStep(CompiledStep):
+    """A model's training step as a plan (see the module docstring). Build it with `build`."""
+
+    def __init__(self, model, layers, specs, variables, max_rows, in_features):
+        super().__init__(model, layers, variables, max_rows)
+        self._arrays = [v._value for v in variables]
         self.noise = [spec.pop("layer")._stream for spec in specs if spec["kind"] == "noise"]
         self.plan = _C.TrainPlan(specs, in_features, max_rows)
         self.in_features = in_features
@@ -203,13 +268,7 @@ class NativeStep:
         slots = [optimizer._slots_of(w) for w in self._arrays]
         self.plan.bind_optimizer(OPTIMIZER[optimizer._kind], self._arrays, slots)
         self.grads = self.plan.gradients()  # views of the gradient buffers, in variables' order
-        self.accuracy = _accuracy_metrics(model)  # the metrics the plan's count updates, or None
         self._outputs = {}  # rows -> (output view, losses view)
-
-    @staticmethod
-    def _trainable_flags(model, layers):
-        return (model._trainable, tuple(layer._trainable for layer in layers),
-                tuple(w.trainable for layer in layers for w in layer._weights))
 
     @classmethod
     def build(cls, model, rows):
@@ -218,22 +277,12 @@ class NativeStep:
         Raises:
             NotNative: when some part of the step has no native form.
         """
-        if model._on_gpu():
-            raise NotNative("the model's weights are on a GPU (the plan runs on the CPU)")
-        if model.optimizer is None or model.optimizer._kind is None:
-            raise NotNative("the optimizer is not a built-in one")
-        layers = _chain(model)
-        if len({id(layer) for layer in layers}) != len(layers):
-            raise NotNative("a layer appears more than once in the graph")
-        variables = model.trainable_weights
-        plan = penalties.plan(model, variables)
-        if plan.activity_layers or plan.tape:
-            raise NotNative("a regularizer has no native form (only l1, l2 and l1_l2 do)")
+        layers, variables = model_chain(model)
         trainable_ids = {id(v) for v in variables}
         specs = [spec for layer in layers for spec in _layer_specs(layer, trainable_ids)]
         if not any(spec["kind"] in ("dense", "batchnorm") for spec in specs):
             raise NotNative("the graph has no Dense or BatchNormalization layer")
-        from_logits = _loss_from_logits(model)
+        from_logits = loss_from_logits(model)
         if (specs[-1]["kind"] == "softmax") == from_logits:
             raise NotNative("the loss takes logits after a softmax, or probabilities without one"
                             if from_logits else "the loss takes probabilities but the model ends without a softmax")
@@ -251,23 +300,6 @@ class NativeStep:
         # Inputs of more than two axes are the plan's rows × features only through a Flatten.
         step.flattens = any(type(layer) is Flatten for layer in layers[:layers.index(first)])
         return step
-
-    def valid_for(self, model):
-        """Whether the plan still describes `model`: the same optimizer, trainable flags, and
-        weight arrays (a model moved to a GPU gets new ones; `set_weights` writes in place)."""
-        return (model.optimizer is self.optimizer
-                and self._trainable_flags(model, self.layers) == self._trainable
-                and all(map(operator.is_, (v._value for v in self._all), self._weights)))
-
-    @staticmethod
-    def rows_of(x):
-        """The number of rows of a batch's inputs (1 for anything without a leading axis)."""
-        shape = getattr(x, "shape", ())
-        return int(shape[0]) if len(shape) and shape[0] else 1
-
-    def larger(self, x):
-        """Whether batch `x` has more rows than the plan holds (then it is built again)."""
-        return type(x) is np.ndarray and self.rows_of(x) > self.plan.max_rows
 
     def inputs(self, x, y):
         """(x as rows × features float32, labels as int64) for the plan, or None when this batch

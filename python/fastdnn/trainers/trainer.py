@@ -36,8 +36,9 @@ from . import data as data_utils
 from .compile_utils import CompileLoss, CompileMetrics
 from .data_adapters import ArrayDataAdapter, GeneratorDataAdapter, get_data_adapter, is_array_like
 from .epoch_iterator import EpochIterator
-from .native_step import NativeStep, NotNative
+from .native_step import CompiledStep, NotNative
 from .replica import Replica, interrupt_signals
+from .split_step import compile_step
 
 def _serialize_entry(entry, family):
     """A loss or metric argument as JSON-safe config: names stay, objects become configs,
@@ -114,7 +115,7 @@ class Trainer:
         self._step_hooks = ()
         self._step_penalties = None  # what the running built-in step adds to the loss itself
         self._replica = None  # the link to the other ranks while a loop runs data-parallel
-        self._native = None  # NativeStep, NotNative (why not), or None (not tried yet)
+        self._native = None  # NativeStep or SplitStep, NotNative (why not), or None (not tried yet)
 
     # ---- compile ------------------------------------------------------------------------------
 
@@ -137,8 +138,9 @@ class Trainer:
             steps_per_execution: 1 (several steps per call is not implemented).
             jit_compile: whether the built-in training step runs as a native plan
                 (trainers/native_step.py): "auto" (the default) where the whole graph has a
-                native form, False never (every step on the GradientTape), True always (a
-                ValueError says what keeps a graph off it). Steps the plan does not cover
+                native form, False never (every step on the GradientTape), True always, split
+                around layers written in Python (trainers/split_step.py; a ValueError says
+                what keeps a graph off the plans). Steps the plan does not cover
                 (sample weights, a callback observing the step, data parallelism) run on the
                 tape either way, with the same results.
             auto_scale_loss: Keras's loss scaling of mixed precision; fastdnn trains in
@@ -397,7 +399,7 @@ class Trainer:
         return self.compute_metrics(x, y, y_pred, sample_weight)
 
     def _native_batch(self, x, y):
-        """(NativeStep, x, labels) when this batch trains on the native plan, else None (the
+        """(NativeStep or SplitStep, x, labels) when this batch trains on the native plan, else None (the
         tape). The plan is built at the first step after the one that built the loss, and again
         when the model's weights, trainable flags or optimizer change, or a batch is larger;
         a model found not native is tried again at the next `fit` or `compile`.
@@ -411,18 +413,18 @@ class Trainer:
             return None
         step = self.__dict__.get("_native")
         rows = 1
-        if type(step) is NativeStep:
+        if isinstance(step, CompiledStep):
             if step.valid_for(self):
                 batch = step.inputs(x, y)
                 if batch is not None:
                     return (step,) + batch
                 if not step.larger(x):
                     return None  # a batch the plan does not take (another dtype or shape): the tape
-                rows = step.plan.max_rows
+                rows = step.max_rows
         elif step is not None:
             return None  # not native (the reason is kept); tried again at the next fit or compile
         try:
-            step = self._native = NativeStep.build(self, max(rows, NativeStep.rows_of(x)))
+            step = self._native = compile_step(self, max(rows, CompiledStep.rows_of(x)), split=jit is True)
         except NotNative as why:
             self._native = why
             if jit is True:
