@@ -50,13 +50,13 @@ def _state(model):
                                   for s in opt.get_state(model.trainable_weights)["slots"][name]]
 
 
-def assert_same_training(make, data, compile_kwargs=None, **kwargs):
-    """Trains `make()` on the tape and as a plan; asserts identical weights, optimizer state
-    and logs, and that the plan ran. `compile_kwargs` holding objects (an optimizer) is a
-    function that makes them anew for each run."""
+def assert_same_training(make, data, compile_kwargs=None, jit="auto", step=NativeStep, **kwargs):
+    """Trains `make()` on the tape and with `jit_compile=jit`; asserts identical weights,
+    optimizer state and logs, and that the compiled `step` ran. `compile_kwargs` holding
+    objects (an optimizer) is a function that makes them anew for each run."""
     tape, tape_logs = _train(make, False, data, compile_kwargs, **kwargs)
-    plan, plan_logs = _train(make, "auto", data, compile_kwargs, **kwargs)
-    assert type(plan._native) is NativeStep, plan._native
+    plan, plan_logs = _train(make, jit, data, compile_kwargs, **kwargs)
+    assert type(plan._native) is step, plan._native
     assert plan_logs == tape_logs
     a, b = _state(tape), _state(plan)
     assert len(a) == len(b)

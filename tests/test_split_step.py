@@ -10,7 +10,7 @@ from fastdnn import _C
 from fastdnn.trainers.native_step import NativeStep, NotNative
 from fastdnn.trainers.split_step import SplitStep
 
-from test_native_step import _state, _train, fashion  # noqa: F401 - the fixture, shared
+from test_native_step import _train, assert_same_training, fashion  # noqa: F401 - the fixture, shared
 
 
 class Gate(keras.layers.Layer):
@@ -63,16 +63,7 @@ def frozen_below_the_gate():
 
 
 def assert_same_as_tape(make, data, compile_kwargs=None, **kwargs):
-    tape, tape_logs = _train(make, False, data, compile_kwargs, **kwargs)
-    split, split_logs = _train(make, True, data, compile_kwargs, **kwargs)
-    assert type(split._native) is SplitStep, split._native
-    assert split_logs == tape_logs
-    a, b = _state(tape), _state(split)
-    assert len(a) == len(b)
-    for i, (x, y) in enumerate(zip(a, b)):
-        assert np.array_equal(x, y), f"array {i}: max difference {np.abs(x - y).max()}"
-    assert split.optimizer.iterations == tape.optimizer.iterations
-    return tape, split
+    return assert_same_training(make, data, compile_kwargs, jit=True, step=SplitStep, **kwargs)
 
 
 @pytest.mark.parametrize("make", [gate_in_the_middle, python_first, functional_with_gate, frozen_below_the_gate],

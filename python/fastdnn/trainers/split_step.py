@@ -84,7 +84,8 @@ class SplitStep(CompiledStep):
     def __init__(self, model, layers, variables, max_rows, runs):
         super().__init__(model, layers, variables, max_rows)
         self.runs = runs
-        self._sources = None  # per variable: the plan whose gradient buffer holds its gradient, or None
+        self._sources = None  # per variable: a view of its plan's gradient buffer, or None (a tape run's)
+        self._index = {id(v): i for i, v in enumerate(variables)}
 
     @staticmethod
     def _trainable_flags(model, layers):
@@ -122,7 +123,8 @@ class SplitStep(CompiledStep):
         if (top[-1]["kind"] == "softmax") == from_logits:
             raise NotNative("the loss takes logits after a softmax, or probabilities without one"
                             if from_logits else "the loss takes probabilities but the model ends without a softmax")
-        if any(spec["kind"] == "softmax" for g in groups if g[0] for spec in (g[2] if g is not groups[-1] else top[:-1])):
+        native_specs = [spec for native, _, specs in groups if native for spec in specs]
+        if any(spec["kind"] == "softmax" for spec in native_specs[:-1]):
             raise NotNative("a softmax comes before the last layer")
         runs, below, owned = [], False, set()
         for native, group_layers, specs in groups:
@@ -201,7 +203,7 @@ class SplitStep(CompiledStep):
         if self._sources is None:
             self._sources = self._gradient_sources()
         grads = list(self._sources)
-        index = {id(v): i for i, v in enumerate(self.variables)}
+        index = self._index
         dh = np.array(top.plan.input_gradient(rows)) if top.input_grad else None
         for run, h_in, tape, record in reversed(done):
             if type(run) is _NativeRun:
