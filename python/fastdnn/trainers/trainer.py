@@ -399,8 +399,8 @@ class Trainer:
         return self.compute_metrics(x, y, y_pred, sample_weight)
 
     def _native_batch(self, x, y):
-        """(NativeStep or SplitStep, x, labels) when this batch trains on the native plan, else None (the
-        tape). The plan is built at the first step after the one that built the loss, and again
+        """(NativeStep or SplitStep, x, labels) when this batch trains on the native plans, else
+        None (the tape). The plan is built at the first step after the one that built the loss, and again
         when the model's weights, trainable flags or optimizer change, or a batch is larger;
         a model found not native is tried again at the next `fit` or `compile`.
 
