@@ -172,6 +172,22 @@ def loss_from_logits(model):
     return bool(loss._fn_kwargs.get("from_logits", False))
 
 
+def check_loss_input(model, specs):
+    """Checks that the plan's layer dicts `specs` (every native layer, in order) end as the
+    compiled loss takes its input: a final softmax for probabilities, none for logits, and no
+    softmax below the top.
+
+    Raises:
+        NotNative: saying which does not hold (or that the loss has no native form).
+    """
+    from_logits = loss_from_logits(model)
+    if (specs[-1]["kind"] == "softmax") == from_logits:
+        raise NotNative("the loss takes logits after a softmax, or probabilities without one"
+                        if from_logits else "the loss takes probabilities but the model ends without a softmax")
+    if any(spec["kind"] == "softmax" for spec in specs[:-1]):
+        raise NotNative("a softmax comes before the last layer")
+
+
 def accuracy_metrics(model):
     """The compiled metrics when each is a sparse categorical accuracy, whose batch value the
     plan counts (`forward_backward`'s count of rows classified right); else None (the metrics
@@ -282,12 +298,7 @@ class NativeStep(CompiledStep):
         specs = [spec for layer in layers for spec in _layer_specs(layer, trainable_ids)]
         if not any(spec["kind"] in ("dense", "batchnorm") for spec in specs):
             raise NotNative("the graph has no Dense or BatchNormalization layer")
-        from_logits = loss_from_logits(model)
-        if (specs[-1]["kind"] == "softmax") == from_logits:
-            raise NotNative("the loss takes logits after a softmax, or probabilities without one"
-                            if from_logits else "the loss takes probabilities but the model ends without a softmax")
-        if any(spec["kind"] == "softmax" for spec in specs[:-1]):
-            raise NotNative("a softmax comes before the last layer")
+        check_loss_input(model, specs)
         # The layers before the first Dense or BatchNormalization keep the number of features.
         first = next(layer for layer in layers if type(layer) in (Dense, BatchNormalization))
         kernel = first.kernel if type(first) is Dense else first.moving_mean

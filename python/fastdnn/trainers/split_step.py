@@ -28,8 +28,7 @@ from ..backend.cpu import CPU
 from ..layers import call_context
 from ..layers.core import Dense, Flatten
 from ..layers.normalization import BatchNormalization
-from .native_step import (CompiledStep, NativeStep, NotNative, layer_specs, loss_from_logits,
-                          model_chain)
+from .native_step import CompiledStep, NativeStep, NotNative, check_loss_input, layer_specs, model_chain
 
 
 class _NativeRun:
@@ -118,14 +117,7 @@ class SplitStep(CompiledStep):
         if not groups[-1][0]:
             raise NotNative(f"the top layer '{layers[-1].name}' has no native form (the plan computes the loss "
                             "after it)")
-        top = groups[-1][2]
-        from_logits = loss_from_logits(model)
-        if (top[-1]["kind"] == "softmax") == from_logits:
-            raise NotNative("the loss takes logits after a softmax, or probabilities without one"
-                            if from_logits else "the loss takes probabilities but the model ends without a softmax")
-        native_specs = [spec for native, _, specs in groups if native for spec in specs]
-        if any(spec["kind"] == "softmax" for spec in native_specs[:-1]):
-            raise NotNative("a softmax comes before the last layer")
+        check_loss_input(model, [spec for native, _, specs in groups if native for spec in specs])
         runs, below, owned = [], False, set()
         for native, group_layers, specs in groups:
             if native:
